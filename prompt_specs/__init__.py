@@ -1,0 +1,1 @@
+"""Built-in prompt specs: `<department>/<document>.yaml`. Loaded by teichaku.specs."""
