@@ -125,3 +125,21 @@ class DraftMeta(_Model):
     offline: bool = False  # True: say clearly it is offline extractive output, not a model's
     warnings: list[str] = Field(default_factory=list)  # Japanese lines shown under the banner
     needs_review_reason: str | None = None
+
+
+class BatchSummary(_Model):
+    """The closing summary of one intake run."""
+
+    workspace: str
+    engine: str
+    model: str
+    outcomes: list[DocumentOutcome] = Field(default_factory=list)
+    stopped_reason: str | None = None  # set when the batch had to stop (e.g. quota exhausted)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def minutes_saved(self) -> float:
+        return sum(o.minutes_saved for o in self.outcomes)

@@ -143,3 +143,21 @@ def load_settings(workspace: Path | str, **overrides: Any) -> Settings:
             return (init_settings, env_settings, toml)
 
     return _WorkspaceSettings(workspace=ws, **overrides)
+
+
+def apply_prefect_defaults(settings: Settings) -> None:
+    """Prefect reads its own settings from the environment; give it quiet, per-workspace defaults
+    before it is imported, without overriding anything the operator set."""
+    defaults = {
+        # The in-process server keeps its database in the workspace, not in ~/.prefect.
+        "PREFECT_HOME": str(settings.state_dir / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_LOGGING_LEVEL": "ERROR",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    }
+    if os.environ.get("PREFECT_API_URL"):
+        defaults.pop("PREFECT_HOME")
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)

@@ -1,0 +1,208 @@
+"""One document through the steps: claim -> extract -> guard -> generate -> render -> publish.
+
+`process_document` is a plain function (tests call it directly); the intake flow wraps it in one
+Prefect task per document, which keeps orchestration overhead off the per-step hot path.
+
+Crash safety comes from the order: the draft is written atomically, then recorded, then the
+original is archived. A run killed anywhere in between redoes at most the unrecorded part, and
+a reserved draft name makes the redo overwrite rather than duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from kpi.store import Store, worker_identity
+from tasks.extract import extract_text
+from tasks.guard import guard_text, restore
+from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
+from tasks.render import render_draft
+from teichaku.errors import EngineUnavailable, Refusal
+from teichaku.models import DiscoveredFile, DocumentOutcome, DraftMeta, RefusalKind
+from teichaku.settings import Settings
+from teichaku.specs import LoadedSpec
+from teichaku.workspace import SpecFolders, folders_for
+
+PENDING_REASON_JA = "AI の接続先が応答しないため、次回の実行で再処理します（ファイルはそのまま受付に残っています）。"
+
+
+@dataclass
+class BatchContext:
+    """Everything a document needs that is shared by the batch (one engine, one store)."""
+
+    settings: Settings
+    specs: dict[str, LoadedSpec]
+    store: Store
+    engine: object  # tasks.generate.Engine
+    worker: str = field(default_factory=worker_identity)
+    on_done: Callable[[DocumentOutcome], None] | None = None
+
+    def folders(self, spec_id: str) -> SpecFolders:
+        return folders_for(self.settings, self.specs[spec_id].spec)
+
+
+def open_batch(settings: Settings, specs: list[LoadedSpec], engine: object | None = None) -> BatchContext:
+    """Store, engine and specs for one batch. The engine is built once and shared by all documents."""
+    from tasks.generate import build_engine
+
+    store = Store(settings.database_url or "")
+    return BatchContext(
+        settings=settings,
+        specs={s.spec.id: s for s in specs},
+        store=store,
+        engine=engine or build_engine(settings),
+    )
+
+
+def inboxes(ctx: BatchContext) -> dict[str, Path]:
+    return {spec_id: ctx.folders(spec_id).inbox for spec_id in ctx.specs}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _file_owner(path: Path) -> str | None:
+    """The file's owner on the share, when the OS tells (used by KPIs; no per-person view by default)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.stat(path).st_uid).pw_name
+    except (ImportError, KeyError, OSError):
+        return None
+
+
+def process_document(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
+    """Turn one discovered file into a draft, a quarantine entry, or leave it pending."""
+    outcome = _process(found, ctx)
+    outcome.finished_at = datetime.now()
+    if ctx.on_done is not None:
+        ctx.on_done(outcome)
+    return outcome
+
+
+def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
+    loaded = ctx.specs[found.spec_id]
+    spec = loaded.spec
+    folders = ctx.folders(spec.id)
+    base = {"spec_id": spec.id, "name": found.name_nfc}
+
+    if found.is_link and found.link_target is None:
+        refusal = Refusal(RefusalKind.LINK_OUTSIDE, "symlink resolving outside the workspace")
+        moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
+        ctx.store.record_refusal(
+            spec_id=spec.id,
+            spec_version=spec.version,
+            department=spec.department,
+            key="link:" + hashlib.sha256(found.rel_nfc.encode()).hexdigest(),
+            name=found.name_nfc,
+            rel_path=found.rel_nfc,
+            reason=refusal.reason_ja,
+            detail=refusal.detail,
+            path=moved,
+        )
+        return DocumentOutcome(**base, status="quarantined", reason=refusal.reason_ja)
+
+    read_path = found.link_target or found.path
+    try:
+        st = os.stat(read_path)
+        if (st.st_size, st.st_mtime_ns) != (found.size, found.mtime_ns):
+            return DocumentOutcome(**base, status="skipped", reason="書き込み中のため次回に処理します。")
+        content_hash = sha256_file(read_path)
+    except FileNotFoundError:
+        # Another worker took it (or the user removed it) since discovery: nothing to do.
+        return DocumentOutcome(**base, status="skipped", reason="ファイルが移動されました。")
+
+    claim = ctx.store.claim(
+        spec_id=spec.id,
+        spec_version=spec.version,
+        department=spec.department,
+        content_hash=content_hash,
+        name=found.name_nfc,
+        rel_path=found.rel_nfc,
+        size=found.size,
+        worker=ctx.worker,
+        lease_seconds=ctx.settings.intake.lease_seconds,
+    )
+    base["content_hash"] = content_hash
+    if claim.outcome == "busy":
+        return DocumentOutcome(**base, status="skipped", reason="別のワーカーが処理中です。")
+    if claim.outcome == "done":
+        # Identical bytes were drafted before: no second draft, no second model call.
+        archive_original(found.path, folders.archive, found.rel_nfc)
+        ctx.store.count_duplicate(claim.document_id)
+        return DocumentOutcome(**base, status="duplicate", reason="同じ内容のファイルは処理済みです。")
+
+    try:
+        return _draft(found, read_path, ctx, loaded, folders, claim.document_id, claim.draft_stem, base)
+    except Refusal as refusal:
+        moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
+        ctx.store.mark_quarantined(claim.document_id, reason=refusal.reason_ja, detail=refusal.detail, path=moved)
+        return DocumentOutcome(**base, status="quarantined", reason=refusal.reason_ja)
+    except EngineUnavailable as e:
+        ctx.store.mark_pending(claim.document_id, reason=PENDING_REASON_JA, detail=str(e))
+        if e.permanent:
+            raise
+        return DocumentOutcome(**base, status="pending", reason=PENDING_REASON_JA)
+
+
+def _draft(
+    found: DiscoveredFile,
+    read_path: Path,
+    ctx: BatchContext,
+    loaded: LoadedSpec,
+    folders: SpecFolders,
+    document_id: int,
+    reserved_stem: str | None,
+    base: dict[str, str],
+) -> DocumentOutcome:
+    spec = loaded.spec
+    extracted = extract_text(read_path, ctx.settings.intake)
+    guarded = guard_text(extracted.text, spec, ctx.settings)
+    result = ctx.engine.generate(spec, guarded.text, file_name=found.name_nfc)  # type: ignore[attr-defined]
+    for call in result.calls:
+        call.masked_counts = dict(guarded.counts)
+    ctx.store.record_calls(document_id, spec.id, spec.version, result.calls)
+    output = restore(result.output, guarded.mapping)
+
+    stem = reserved_stem or unique_stem(folders.outbox, safe_stem(found.name_nfc))
+    if reserved_stem is None:
+        ctx.store.reserve_stem(document_id, stem)
+    meta = DraftMeta(
+        source_name=found.name_nfc,
+        spec_id=spec.id,
+        spec_version=spec.version,
+        spec_title=spec.title,
+        department_name=spec.department_name,
+        engine=result.engine,
+        model=result.model,
+        created_at=datetime.now().replace(microsecond=0),
+        offline=result.engine == "offline",
+        warnings=[*extracted.warnings, *guarded.warnings],
+        needs_review_reason=result.needs_review_reason,
+    )
+    rendered = render_draft(spec, output, meta, stem=stem)
+    paths = write_draft(rendered, folders.outbox)
+    minutes = spec.minutes_saved_estimate
+    ctx.store.mark_drafted(
+        document_id,
+        draft_md=paths.md,
+        draft_docx=paths.docx,
+        engine=result.engine,
+        model=result.model,
+        chunks=result.chunks,
+        minutes_saved_est=minutes,
+        owner=_file_owner(read_path),
+    )
+    archived = archive_original(found.path, folders.archive, found.rel_nfc)
+    ctx.store.mark_archived(document_id, archived)
+    return DocumentOutcome(**base, status="drafted", draft=paths, minutes_saved=minutes)

@@ -1,0 +1,283 @@
+"""`teichaku` command line. Heavy imports (Prefect, pandas, parsers) happen inside the commands
+that need them, so commands that run no flow answer quickly."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from teichaku.errors import ConfigError
+
+app = typer.Typer(
+    name="teichaku",
+    help="teichaku (定着): drop a document in a department folder, get a reviewed-ready AI draft.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+specs_app = typer.Typer(help="Prompt specs (プロンプト仕様).", no_args_is_help=True)
+app.add_typer(specs_app, name="specs")
+
+console = Console()
+err = Console(stderr=True)
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace folder (contains teichaku.toml).")
+]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _settings(workspace: Path, *, must_exist: bool = True):  # -> Settings
+    from teichaku.settings import CONFIG_FILE, load_settings
+
+    if must_exist and not (workspace / CONFIG_FILE).is_file():
+        _fail(f"{workspace} is not a teichaku workspace (no {CONFIG_FILE}). Run: teichaku init {workspace}")
+    try:
+        return load_settings(workspace)
+    except Exception as e:  # pydantic ValidationError, TOML errors: show them, no traceback
+        _fail(f"bad configuration in {workspace / CONFIG_FILE} or TEICHAKU_* variables:\n{e}")
+        raise
+
+
+def _specs(workspace: Path | None):
+    from teichaku.specs import load_specs
+
+    try:
+        return load_specs(workspace)
+    except ConfigError as e:
+        _fail(str(e))
+        raise
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="Folder to set up as a workspace.")]) -> None:
+    """Create a workspace: teichaku.toml and, per spec, 受付/下書き/処理済み/隔離 folders."""
+    from teichaku.workspace import folders_for, init_workspace
+
+    directory = directory.expanduser().resolve()
+    settings = _settings(directory, must_exist=False)
+    specs = _specs(directory)
+    init_workspace(directory, specs, settings)
+    console.print(f"[green]workspace ready:[/] {directory}")
+    for s in specs:
+        f = folders_for(settings, s.spec)
+        console.print(f"  {s.spec.id:28} {s.spec.title}\n    → ここに入れる: {f.inbox.relative_to(directory)}")
+
+
+@specs_app.command("list")
+def specs_list(
+    workspace: WorkspaceOpt = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the prompt specs with their folders."""
+    from teichaku.workspace import folders_for
+
+    workspace = workspace.expanduser().resolve()
+    settings = _settings(workspace, must_exist=False)
+    rows = []
+    for s in _specs(workspace):
+        f = folders_for(settings, s.spec)
+        rows.append(
+            {
+                "id": s.spec.id,
+                "department": s.spec.department,
+                "department_name": s.spec.department_name,
+                "title": s.spec.title,
+                "version": s.spec.version,
+                "origin": s.origin,
+                "inbox": str(f.inbox),
+                "outbox": str(f.outbox),
+                "archive": str(f.archive),
+                "quarantine": str(f.quarantine),
+                "baseline_minutes": s.spec.baseline_minutes,
+                "review_minutes": s.spec.review_minutes,
+            }
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    t = Table(title="プロンプト仕様 / prompt specs")
+    for col in ("id", "部署", "タイトル", "版", "受付フォルダ"):
+        t.add_column(col)
+    for r in rows:
+        inbox = Path(r["inbox"])
+        shown = inbox.relative_to(workspace) if inbox.is_relative_to(workspace) else inbox
+        t.add_row(r["id"], r["department_name"], r["title"], str(r["version"]), str(shown))
+    console.print(t)
+
+
+def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
+    """Run the intake flow once with a progress bar."""
+    from teichaku.settings import apply_prefect_defaults
+
+    apply_prefect_defaults(settings)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows import intake
+
+    progress = Progress(
+        TextColumn("[bold]処理中[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        disable=quiet,
+    )
+    bar = progress.add_task("", total=None)
+
+    def on_found(n: int) -> None:
+        progress.update(bar, total=n)
+
+    def on_done(o) -> None:
+        progress.update(bar, advance=1, description=f"{o.status}: {o.name}"[:60])
+
+    intake.DISCOVERED.append(on_found)
+    intake.PROGRESS.append(on_done)
+    try:
+        with progress, _quiet_prefect_exit():
+            return intake.run_intake(settings)
+    finally:
+        intake.DISCOVERED.remove(on_found)
+        intake.PROGRESS.remove(on_done)
+
+
+class _quiet_prefect_exit:
+    """Prefect's in-process server logs tracebacks while it shuts down; a person should not see them."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+
+        for name in ("prefect.server", "prefect._internal", "uvicorn", "prefect.events", "prefect"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _print_summary(summary, workspace: Path) -> None:
+    from rich.table import Table
+
+    t = Table(title="取り込み結果 / intake summary")
+    t.add_column("結果")
+    t.add_column("件数", justify="right")
+    for status, label in (
+        ("drafted", "下書き作成 drafted"),
+        ("quarantined", "隔離 quarantined"),
+        ("pending", "保留 pending"),
+        ("duplicate", "重複 duplicate"),
+        ("skipped", "スキップ skipped"),
+    ):
+        t.add_row(label, str(summary.count(status)))
+    t.add_row("推定削減時間 minutes saved (est.)", f"{summary.minutes_saved:.0f} 分")
+    console.print(t)
+    console.print(f"engine: {summary.engine} / {summary.model}  ·  {summary.seconds:.1f} s")
+    for o in summary.outcomes:
+        if o.status in ("quarantined", "pending"):
+            console.print(f"  [yellow]{o.status}[/] {o.spec_id} {o.name}: {o.reason}")
+    if summary.stopped_reason:
+        err.print(f"[bold red]stopped:[/] {summary.stopped_reason}")
+
+
+@app.command()
+def run(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Process every document waiting in the inboxes once, then exit."""
+    workspace = workspace.expanduser().resolve()
+    settings = _settings(workspace)
+    _specs(workspace)  # fail early, with the file and field, on a broken spec
+    summary = _run_batch(settings)
+    _print_summary(summary, workspace)
+    if summary.stopped_reason:
+        raise typer.Exit(3)
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to build the demo workspace (default: a new temp folder).")
+    ] = None,
+) -> None:
+    """Build a throwaway workspace with sample documents for every spec and process them offline."""
+    from teichaku.samples import write_samples
+    from teichaku.workspace import folders_for, init_workspace
+
+    root = (directory or Path(tempfile.mkdtemp(prefix="teichaku-demo-"))).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    settings = _settings(root, must_exist=False)
+    specs = _specs(root)
+    init_workspace(root, specs, settings)
+    # The demo runs on the embedded defaults: offline engine unless the operator chose otherwise.
+    config = root / "teichaku.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('# engine = "offline"', 'engine = "offline"', 1), encoding="utf-8"
+    )
+    settings = _settings(root)
+    for s in specs:
+        write_samples(s.spec.id, folders_for(settings, s.spec).inbox)
+    console.print(f"[bold]デモ用ワークスペース / demo workspace:[/] {root}")
+    summary = _run_batch(settings)
+    _print_summary(summary, root)
+    console.print("\n[bold]下書き / drafts:[/]")
+    for o in summary.outcomes:
+        if o.draft:
+            console.print(f"  {o.spec_id}: {o.draft.docx}\n  {' ' * len(o.spec_id)}  {o.draft.md}")
+    drafted_specs = {o.spec_id for o in summary.outcomes if o.status == "drafted"}
+    missing = sorted({s.spec.id for s in specs} - drafted_specs)
+    if missing:
+        _fail(f"no draft for: {', '.join(missing)}", code=1)
+
+
+@app.command()
+def kpi(
+    workspace: WorkspaceOpt = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Totals by department and spec: documents, drafts, estimated minutes saved, model usage."""
+    from kpi.metrics import totals
+    from kpi.store import Store
+
+    workspace = workspace.expanduser().resolve()
+    settings = _settings(workspace)
+    store = Store(settings.database_url or "")
+    try:
+        df = totals(store)
+    finally:
+        store.dispose()
+    if as_json:
+        sys.stdout.write(df.to_json(orient="records", force_ascii=False, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    t = Table(title="部署別の実績 / totals by department and spec")
+    for col in df.columns:
+        t.add_column(str(col), justify="right" if df[col].dtype.kind in "if" else "left")
+    for row in df.itertuples(index=False):
+        t.add_row(*(f"{v:.0f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(t)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Workspace layout: `<workspace>/<部署>/<文書>/{受付,下書き,処理済み,隔離}` per spec, plus teichaku.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from teichaku.settings import CONFIG_FILE, STATE_DIR, Settings
+from teichaku.specs import LoadedSpec, PromptSpec
+
+
+class SpecFolders(BaseModel):
+    inbox: Path
+    outbox: Path
+    archive: Path
+    quarantine: Path
+
+    def all(self) -> list[Path]:
+        return [self.inbox, self.outbox, self.archive, self.quarantine]
+
+
+def folders_for(settings: Settings, spec: PromptSpec) -> SpecFolders:
+    base = settings.workspace / spec.folder_rel
+    names = settings.folders
+    return SpecFolders(
+        inbox=base / names.inbox,
+        outbox=base / names.outbox,
+        archive=base / names.archive,
+        quarantine=base / names.quarantine,
+    )
+
+
+CONFIG_TEMPLATE = """\
+# teichaku の設定ファイル / teichaku workspace settings.
+# Every value can be overridden by an environment variable TEICHAKU_<SECTION>__<KEY>,
+# e.g. TEICHAKU_LLM__CONCURRENCY=8. The database URL is TEICHAKU_DATABASE_URL.
+
+# 保存先（既定はワークスペース内の SQLite）。複数台で動かすときは PostgreSQL を指定:
+# database_url = "postgresql+psycopg://teichaku@db.example.local/teichaku"
+
+[llm]
+# engine = "offline"   # "openai"（OpenAI 互換エンドポイント）または "offline"（組み込みの抽出エンジン）
+#                      # 既定: OPENAI_API_KEY があれば openai、なければ offline
+# The endpoint itself comes from OPENAI_BASE_URL / OPENAI_API_KEY (OpenAI, Ollama, vLLM ...).
+model = "gpt-4o-mini"
+concurrency = 4          # 同時に送るリクエスト数の上限
+timeout_seconds = 60     # 1 リクエストのタイムアウト（秒）
+context_tokens = 16000   # モデルの最大コンテキスト長（トークン）
+# endpoint_is_local = false   # 社内で動くエンドポイント（Ollama / vLLM）なら true
+# Azure OpenAI:
+# azure_endpoint = "https://example.openai.azure.com"
+# azure_api_version = "2024-10-21"
+
+[folders]
+# 各部署・文書フォルダの下に作られるフォルダ名
+inbox = "受付"         # ここにファイルを入れる
+outbox = "下書き"      # AI の下書きが出る
+archive = "処理済み"   # 元ファイルはここへ移動（内容はそのまま）
+quarantine = "隔離"    # 読めなかったファイルと理由（.error.txt）
+
+[intake]
+quiet_seconds = 0        # 書き込み中のファイルを避ける待ち時間（watch は最低 2 秒）
+max_file_mb = 100        # これより大きいファイルは受け付けない
+pdf_max_pages = 2000
+pdf_timeout_seconds = 120
+"""
+
+
+def init_workspace(directory: Path, specs: list[LoadedSpec], settings: Settings) -> list[Path]:
+    """Create teichaku.toml (kept if present) and every spec's folders. Returns the folders made."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / CONFIG_FILE
+    if not config.exists():
+        config.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    (directory / STATE_DIR).mkdir(exist_ok=True)
+    made: list[Path] = []
+    for loaded in specs:
+        for folder in folders_for(settings, loaded.spec).all():
+            folder.mkdir(parents=True, exist_ok=True)
+            made.append(folder)
+    return made
