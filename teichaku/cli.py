@@ -3,7 +3,6 @@ that need them, so commands that run no flow answer quickly."""
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -72,50 +71,6 @@ def init(directory: Annotated[Path, typer.Argument(help="Folder to set up as a w
     for s in specs:
         f = folders_for(settings, s.spec)
         console.print(f"  {s.spec.id:28} {s.spec.title}\n    → ここに入れる: {f.inbox.relative_to(directory)}")
-
-
-@specs_app.command("list")
-def specs_list(
-    workspace: WorkspaceOpt = Path("."),
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """List the prompt specs with their folders."""
-    from teichaku.workspace import folders_for
-
-    workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace, must_exist=False)
-    rows = []
-    for s in _specs(workspace):
-        f = folders_for(settings, s.spec)
-        rows.append(
-            {
-                "id": s.spec.id,
-                "department": s.spec.department,
-                "department_name": s.spec.department_name,
-                "title": s.spec.title,
-                "version": s.spec.version,
-                "origin": s.origin,
-                "inbox": str(f.inbox),
-                "outbox": str(f.outbox),
-                "archive": str(f.archive),
-                "quarantine": str(f.quarantine),
-                "baseline_minutes": s.spec.baseline_minutes,
-                "review_minutes": s.spec.review_minutes,
-            }
-        )
-    if as_json:
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
-        return
-    from rich.table import Table
-
-    t = Table(title="プロンプト仕様 / prompt specs")
-    for col in ("id", "部署", "タイトル", "版", "受付フォルダ"):
-        t.add_column(col)
-    for r in rows:
-        inbox = Path(r["inbox"])
-        shown = inbox.relative_to(workspace) if inbox.is_relative_to(workspace) else inbox
-        t.add_row(r["id"], r["department_name"], r["title"], str(r["version"]), str(shown))
-    console.print(t)
 
 
 def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
@@ -239,36 +194,19 @@ def demo(
         _fail(f"no draft for: {', '.join(missing)}", code=1)
 
 
-@app.command()
-def kpi(
-    workspace: WorkspaceOpt = Path("."),
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Totals by department and spec: documents, drafts, estimated minutes saved, model usage."""
-    from kpi.metrics import totals
-    from kpi.store import Store
+def _register_command_modules() -> None:
+    """Each module in teichaku/commands adds its commands to `app` (one module per area)."""
+    import importlib
+    import pkgutil
 
-    workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace)
-    store = Store(settings.database_url or "")
-    try:
-        df = totals(store)
-    finally:
-        store.dispose()
-    if as_json:
-        sys.stdout.write(df.to_json(orient="records", force_ascii=False, indent=2) + "\n")
-        return
-    from rich.table import Table
+    from teichaku import commands
 
-    t = Table(title="部署別の実績 / totals by department and spec")
-    for col in df.columns:
-        t.add_column(str(col), justify="right" if df[col].dtype.kind in "if" else "left")
-    for row in df.itertuples(index=False):
-        t.add_row(*(f"{v:.0f}" if isinstance(v, float) else str(v) for v in row))
-    console.print(t)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        importlib.import_module(f"teichaku.commands.{info.name}")
 
 
 def main() -> None:
+    _register_command_modules()
     try:
         app()
     except ConfigError as e:

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import inspect, update
+
+from kpi.store import Document, Store, utcnow, worker_identity
+from teichaku.models import ModelCall
+
+
+def _claim(store: Store, worker: str, h: str = "h1", lease: float = 600.0):
+    return store.claim(
+        spec_id="sales/meeting_minutes",
+        spec_version=1,
+        department="sales",
+        content_hash=h,
+        name="議事録.docx",
+        rel_path="議事録.docx",
+        size=10,
+        worker=worker,
+        lease_seconds=lease,
+    )
+
+
+def test_migrations_create_tables_and_are_idempotent(store_url: str) -> None:
+    store = Store(store_url)
+    store.migrate()
+    Store(store_url).dispose()
+    names = set(inspect(store.engine).get_table_names())
+    assert {"documents", "model_calls", "alembic_version"} <= names
+    store.dispose()
+
+
+def test_second_claim_of_same_content_is_busy_then_done(store_url: str) -> None:
+    store = Store(store_url)
+    a, b = worker_identity(), worker_identity()
+    first = _claim(store, a)
+    assert first.outcome == "claimed"
+    assert _claim(store, b).outcome == "busy"
+    store.mark_drafted(
+        first.document_id,
+        draft_md=Path("x.md"),
+        draft_docx=Path("x.docx"),
+        engine="offline",
+        model="m",
+        chunks=1,
+        minutes_saved_est=20,
+    )
+    again = _claim(store, b)
+    assert again.outcome == "done"
+    assert again.document_id == first.document_id
+    store.dispose()
+
+
+def test_expired_lease_is_taken_over(store_url: str) -> None:
+    store = Store(store_url)
+    remote = "other-host:123:abcd"  # another machine: only the lease can tell it is dead
+    first = _claim(store, remote)
+    assert _claim(store, worker_identity()).outcome == "busy"
+    with store.session() as s:
+        s.execute(
+            update(Document).where(Document.id == first.document_id).values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+    taken = _claim(store, worker_identity())
+    assert taken.outcome == "claimed"
+    assert store.documents()[0].attempts == 2
+    store.dispose()
+
+
+def test_claim_of_dead_local_process_is_taken_over_at_once(store_url: str) -> None:
+    store = Store(store_url)
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(proc.stdout)
+    first = _claim(store, f"{socket.gethostname()}:{dead_pid}:dead")
+    assert first.outcome == "claimed"
+    taken = _claim(store, worker_identity())
+    assert taken.outcome == "claimed"
+    store.dispose()
+
+
+def test_racing_claims_have_exactly_one_winner(store_url: str) -> None:
+    store = Store(store_url)
+    results: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def go() -> None:
+        barrier.wait()
+        results.append(_claim(store, worker_identity(), h="race").outcome)
+
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("claimed") == 1
+    assert results.count("busy") == 7
+    store.dispose()
+
+
+def test_model_calls_recorded_without_content(store_url: str) -> None:
+    store = Store(store_url)
+    c = _claim(store, worker_identity())
+    store.record_calls(
+        c.document_id,
+        "sales/meeting_minutes",
+        1,
+        [ModelCall(engine="openai", model="m", endpoint_host="127.0.0.1", sent_sha256="ab" * 32,
+                   masked_counts={"メール": 2}, prompt_tokens=100)],
+    )
+    rows = store.model_calls()
+    assert len(rows) == 1
+    assert rows[0].masked_counts == {"メール": 2}
+    assert rows[0].prompt_tokens == 100
+    store.dispose()
+
+
+def test_pid_in_identity() -> None:
+    assert f":{os.getpid()}:" in worker_identity()
