@@ -1,0 +1,329 @@
+"""Sample documents for the demo and the tests, built in code so no binary files live in git.
+
+Every name, company, address and number below is fictional: e-mail addresses use example.com
+and telephone numbers the unassigned 03-0000-xxxx block, so a demo can never leak anything real.
+Each built-in spec gets its sample in a different file format, so one demo run exercises every
+reader (docx with a table, PDF with CID fonts, Shift_JIS text, Markdown).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A block is a paragraph (str) or a table (rows of cells, the first row being the header).
+Table = list[list[str]]
+Block = str | Table
+
+_EAST_ASIAN_FONT = "Yu Gothic"
+_PDF_FONT = "HeiseiKakuGo-W5"
+
+
+@dataclass(frozen=True)
+class Sample:
+    filename: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    encoding: str = "utf-8"  # only used for .txt / .md
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.filename).suffix.lower()
+
+    def text(self) -> str:
+        """Plain text in reading order, tables as `cell | cell` rows (what a reader would extract)."""
+        lines = [self.title]
+        for block in self.blocks:
+            if isinstance(block, str):
+                lines.append(block)
+            else:
+                lines.extend(" | ".join(cell for cell in row) for row in block)
+        return "\n".join(lines) + "\n"
+
+    def markdown(self) -> str:
+        lines = [f"# {self.title}", ""]
+        for block in self.blocks:
+            if isinstance(block, str):
+                lines.extend([block, ""])
+            else:
+                header, *rows = block
+                lines.append("| " + " | ".join(header) + " |")
+                lines.append("|" + "---|" * len(header))
+                lines.extend("| " + " | ".join(r) + " |" for r in rows)
+                lines.append("")
+        return "\n".join(lines)
+
+
+_SALES = Sample(
+    filename="2026-11-27_ABC商事_定例商談.docx",
+    title="商談議事録（株式会社ABC商事 定例商談）",
+    blocks=[
+        "日時：2026年11月27日（金）14:00〜15:00",
+        "場所：株式会社ABC商事 本社 第3会議室（オンライン併用）",
+        "出席者：株式会社ABC商事 購買部 佐々木部長、木村様／当社 営業部 山田太郎、鈴木一郎",
+        "記録：鈴木一郎",
+        "【商談の目的】",
+        "来期（2027年度）の包装資材の年間契約条件の確認と、新製品「エコパックS」の採用可否の協議。",
+        "【議事内容】",
+        "・ABC商事様より、来期の発注量は今期比で約10%増（月間約12万枚）の見込みとの説明があった。",
+        "・当社より、エコパックSの試作品を提示し、強度試験の結果（従来品比105%）を説明した。",
+        "・先方から、単価の値上げは現行比3%以内に抑えてほしいとの要望があった。",
+        "・物流面では、月2回の定期便を月4回に増やす案について意見交換した。",
+        "【決定事項】",
+        "・エコパックSを2027年1月から第1工場の一部ラインで試験採用することで合意した。",
+        "・来期の年間契約の単価改定は、現行比2.5%の値上げで双方承認した。",
+        "・定期便は2027年1月より月3回とすることに決定。",
+        "【ToDo】",
+        [
+            ["No.", "内容", "担当", "期限"],
+            ["1", "改定単価を反映した見積書の提出", "山田", "12月4日(金)"],
+            ["2", "エコパックSの試験用サンプル500枚の手配", "鈴木", "11月30日"],
+            ["3", "試験採用ラインの選定と先方担当者の連絡", "ABC商事 木村様", "12月10日"],
+            ["4", "定期便の配送スケジュール案の作成", "物流課 田中", "来週月曜"],
+        ],
+        "その他：佐々木部長から、年明けに品質保証部も交えた打ち合わせを開きたいとの依頼があり、山田さんが日程調整を行う（今月中）。",
+        "【次回予定】",
+        "・次回商談は2026年12月15日（火）10:00から当社本社にて。試験採用の進捗と見積書の最終確認を行う。",
+        "・品質保証部との打ち合わせ日程は別途調整する。",
+        "【連絡先】",
+        "営業部 山田太郎 yamada@example.com ／ 03-0000-5678",
+    ],
+)
+
+_MANUFACTURING = Sample(
+    filename="2026-11-26_第2製造課_日勤_製造日報.pdf",
+    title="製造日報（第2製造課 プレス・溶接ライン）",
+    blocks=[
+        "日付：2026年11月26日（木）　勤務：日勤（8:00〜17:00）",
+        "記入者：班長 佐藤健一　確認者：課長 伊藤誠",
+        "【生産実績】",
+        "・Aライン（ブラケットB-12）：計画 1,200個／実績 1,130個／達成率 94.2%",
+        "・Bライン（ステーS-30）：計画 800個／実績 812個／達成率 101.5%",
+        "・Cライン（カバーC-05）：計画 500個／実績 430個／達成率 86.0%",
+        "【品質・不良】",
+        "・Aライン：バリ不良 18個（不良率1.6%）。金型のエッジ摩耗が原因と推定。全数選別済み。",
+        "・Cライン：溶接ピンホール 6個。手直しにて対応済み。",
+        "【設備停止・トラブル】",
+        "・Aライン 10:20〜10:55（35分）送り装置のセンサー異常により停止。センサー清掃で復旧。",
+        "・Cライン 13:40〜14:50（70分）溶接ロボットのアラーム（E-231）で停止。保全課 田中さんが対応し、ワイヤ送給部を交換。",
+        "【安全】",
+        "・ヒヤリハット1件：Bライン付近の通路でフォークリフトと作業者が接近。通路表示を再確認し、明日の朝礼で周知する。",
+        "・休業災害・不休災害ともになし。",
+        "【引き継ぎ事項】",
+        "・Aライン金型のエッジ摩耗：夜勤で研磨予定。研磨後は初品検査を必ず実施すること。",
+        "・Cラインの遅れ70個分は明日の日勤で挽回予定（残業1時間を申請済み）。",
+        "・溶接ワイヤの在庫が残り2巻。11月28日までに資材課へ発注を依頼する（担当：佐藤）。",
+        "【所感】",
+        "全体の達成率は94.9%（計画2,500個に対し実績2,372個）。"
+        "Cラインの設備停止が未達の主な原因である。"
+        "溶接ロボットのアラームは今月3回目のため、保全課に定期点検の前倒しを相談したい。",
+        "連絡先：第2製造課 内線 03-0000-2468",
+    ],
+)
+
+_ADMIN = Sample(
+    filename="2026-11-20_勤怠管理システム導入_稟議メモ.txt",
+    title="稟議メモ（起案用）",
+    encoding="cp932",
+    blocks=[
+        "起案：管理部 総務課 鈴木花子　2026年11月20日",
+        "件名：勤怠管理システムのクラウド移行について",
+        "■目的",
+        "紙のタイムカードとExcel集計で行っている勤怠管理をクラウド型の勤怠管理システムに移行し、"
+        "月次締め作業の工数削減と労働時間の適正な管理を図る。",
+        "■背景・現状の課題",
+        "・現在、従業員180名分のタイムカードを総務課2名が毎月手作業で集計しており、締め作業に月あたり約40時間かかっている。",
+        "・集計ミスによる給与の修正が直近1年で7件発生した。",
+        "・残業時間の上限管理のため、月の途中で各人の残業時間を把握できる仕組みが求められている。",
+        "■費用",
+        "・初期費用：550,000円（導入設定・データ移行・操作研修を含む）",
+        "・月額利用料：1名あたり300円×180名＝54,000円（年額648,000円）",
+        "・ICカードリーダー6台：計180,000円",
+        "・初年度合計：1,378,000円（税抜）",
+        "■期待効果",
+        "・月次締め作業を約40時間から約8時間に削減できる見込み（年間約384時間、人件費換算で約115万円）。",
+        "・残業時間をリアルタイムで把握でき、上限超過を事前に防止できる。",
+        "・集計ミスによる給与修正がなくなる。",
+        "■リスク・懸念点",
+        "・導入初月は紙との並行運用となり、一時的に総務課の作業が増える。",
+        "・打刻漏れが増えるおそれがあるため、各部署の管理職への周知が必要。",
+        "・サービス停止時の代替手段（紙の打刻表）を用意しておく必要がある。",
+        "■代替案・比較検討",
+        "・A案：現行のExcel集計をマクロで改善する。費用は小さいが、残業時間のリアルタイム把握ができない。",
+        "・B案：オンプレミス型システムを導入する。初期費用が約320万円と高額で、社内に保守要員も必要となる。",
+        "・以上から、本件（クラウド型）を推奨する。",
+        "■スケジュール",
+        "2027年1月契約、2月設定・研修、3月並行運用、4月本稼働の予定。",
+        "■承認をお願いしたい事項",
+        "上記システムの導入、および初年度費用1,378,000円（税抜）の支出について承認をお願いしたい。",
+        "問い合わせ：総務課 soumu@example.com ／ 03-0000-1122",
+    ],
+)
+
+_HR = Sample(
+    filename="2026-11-18_法人営業リーダー候補_人材要件メモ.md",
+    title="人材要件メモ：法人営業（リーダー候補）",
+    blocks=[
+        "作成：人事部 採用担当 高橋美咲／ヒアリング先：営業部 部長 山田太郎　作成日：2026年11月18日",
+        "## 募集背景",
+        "関西エリアでの新規取引先の増加に伴い、大阪営業所の体制を強化したい。"
+        "現在の営業所メンバーは5名で、来期は8名体制を目指す。",
+        "## ポジション",
+        "- 募集職種：法人営業（リーダー候補）\n- 配属：営業部 大阪営業所\n- 採用人数：2名",
+        "## 期待する役割",
+        "既存顧客（約120社）へのルート営業に加え、新規開拓の中心を担ってもらう。"
+        "1年後を目途に、3名程度のチームのリーダーを任せたい。",
+        "## 仕事内容",
+        "- 製造業の顧客への包装資材の提案営業（既存7割・新規3割）\n"
+        "- 見積書・提案書の作成、価格交渉\n"
+        "- 工場・物流部門と連携した納期調整\n"
+        "- 営業所の若手メンバーへの同行指導",
+        "## 必須要件",
+        "- 法人営業の経験3年以上（業界不問）\n"
+        "- 普通自動車第一種運転免許（AT限定可）\n"
+        "- Excel・PowerPointでの資料作成経験",
+        "## 歓迎要件",
+        "- 包装資材・印刷・化学品などBtoBメーカーでの営業経験\n"
+        "- チームリーダーまたはOJT担当の経験\n"
+        "- 関西エリアの土地勘",
+        "## 勤務条件",
+        "- 勤務地：大阪府大阪市北区（大阪営業所）\n"
+        "- 雇用形態：正社員（試用期間3か月）\n"
+        "- 給与：年収450万円～600万円（経験・能力を考慮して決定）\n"
+        "- 勤務時間：9:00～17:30（休憩60分）\n"
+        "- 休日：土日祝、年末年始、夏季休暇（年間休日125日）",
+        "## アピールポイント",
+        "- 既存顧客からの紹介案件が多く、新規開拓に取り組みやすい環境\n"
+        "- 2025年度の大阪営業所の売上は前年比112%と成長中\n"
+        "- 社用車・社用スマートフォン貸与、資格取得支援制度あり",
+        "## 選考・連絡先",
+        "書類選考の後、面接2回（1回目：営業部長、2回目：役員）。",
+        "問い合わせ：人事部 採用担当 saiyo@example.com ／ 03-0000-1234",
+    ],
+)
+
+SAMPLES: dict[str, list[Sample]] = {
+    "sales/meeting_minutes": [_SALES],
+    "manufacturing/daily_report": [_MANUFACTURING],
+    "admin/ringi": [_ADMIN],
+    "hr/job_posting": [_HR],
+}
+
+
+def _set_east_asian_font(style, font_name: str) -> None:  # type: ignore[no-untyped-def]
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    style.font.name = font_name
+    rpr = style.element.get_or_add_rPr()
+    rfonts = rpr.find(qn("w:rFonts"))
+    if rfonts is None:
+        rfonts = OxmlElement("w:rFonts")
+        rpr.append(rfonts)
+    # Word ignores w:eastAsia when a theme font attribute is also present, so drop the theme.
+    for attr in ("w:eastAsiaTheme", "w:asciiTheme", "w:hAnsiTheme"):
+        rfonts.attrib.pop(qn(attr), None)
+    rfonts.set(qn("w:eastAsia"), font_name)
+
+
+def write_docx(path: Path, title: str, blocks: list[Block]) -> Path:
+    """A Word file with a title, paragraphs (【…】 lines bold) and grid tables."""
+    from docx import Document
+
+    doc = Document()
+    for name in ("Normal", "Title", "Heading 1", "Heading 2", "Table Grid"):
+        try:
+            _set_east_asian_font(doc.styles[name], _EAST_ASIAN_FONT)
+        except KeyError:
+            continue
+    doc.add_heading(title, level=1)
+    for block in blocks:
+        if isinstance(block, str):
+            for line in block.split("\n"):
+                para = doc.add_paragraph()
+                run = para.add_run(line)
+                run.bold = line.startswith(("【", "■"))
+        else:
+            ncols = max(len(r) for r in block)
+            table = doc.add_table(rows=len(block), cols=ncols)
+            table.style = "Table Grid"
+            for i, row in enumerate(block):
+                for j, cell in enumerate(row):
+                    table.cell(i, j).text = cell
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path))
+    return path
+
+
+def _wrap(line: str, font: str, size: float, width: float) -> list[str]:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    if not line:
+        return [""]
+    out: list[str] = []
+    current = ""
+    for ch in line:
+        # Japanese has no spaces to break at, so wrap per character by measured width.
+        if current and stringWidth(current + ch, font, size) > width:
+            out.append(current)
+            current = ch
+        else:
+            current += ch
+    out.append(current)
+    return out
+
+
+def write_pdf(path: Path, pages: list[str], *, font_size: float = 10.5) -> Path:
+    """A text-layer PDF (A4). Each string starts a new page; overflow continues on the next one."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    if _PDF_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(_PDF_FONT))
+    page_w, page_h = A4
+    margin = 50.0
+    leading = font_size * 1.6
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setTitle(path.stem)
+    for page_text in pages:
+        y = page_h - margin
+        c.setFont(_PDF_FONT, font_size)
+        for raw in page_text.split("\n"):
+            for line in _wrap(raw, _PDF_FONT, font_size, page_w - 2 * margin):
+                if y < margin:
+                    c.showPage()
+                    c.setFont(_PDF_FONT, font_size)
+                    y = page_h - margin
+                c.drawString(margin, y, line)
+                y -= leading
+        c.showPage()
+    c.save()
+    return path
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Windows users save with CRLF; keep that so the readers see what they will see in the field.
+    newline = "\r\n" if encoding.lower() in ("cp932", "shift_jis", "sjis") else "\n"
+    with path.open("w", encoding=encoding, newline=newline) as fh:
+        fh.write(text)
+    return path
+
+
+def write_sample(sample: Sample, directory: Path) -> Path:
+    path = directory / sample.filename
+    if sample.suffix == ".docx":
+        return write_docx(path, sample.title, sample.blocks)
+    if sample.suffix == ".pdf":
+        return write_pdf(path, [sample.text()])
+    if sample.suffix == ".md":
+        return write_text(path, sample.markdown(), encoding=sample.encoding)
+    return write_text(path, sample.text(), encoding=sample.encoding)
+
+
+def write_samples(spec_id: str, inbox: Path) -> list[Path]:
+    """Write every sample for a spec into its inbox; unknown spec ids have none."""
+    return [write_sample(s, inbox) for s in SAMPLES.get(spec_id, [])]
