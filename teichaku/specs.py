@@ -95,6 +95,11 @@ class PromptSpec(_Strict):
     model: ModelSettings = Field(default_factory=ModelSettings)
     rules: UsageRules = Field(default_factory=UsageRules)
     folder: str | None = Field(None, description="Folder under the workspace; default <department_name>/<document_name>.")
+    confidentiality: Literal["block", "local_only", "allow"] | None = Field(
+        None,
+        description="What happens to a document with a confidentiality label (社外秘...); None: the department's or guard.default_policy.",
+    )
+    allow_external: bool = Field(True, description="False: this spec's documents never go to an external endpoint.")
 
     @field_validator("output")
     @classmethod
