@@ -34,12 +34,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from teichaku.models import ModelCall
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The newest Alembic revision. Checked with one SELECT so commands that only read the store do
+# not pay for importing Alembic; tests/kpi/test_store.py keeps it equal to the scripts' head.
+SCHEMA_HEAD = "0003"
 
 
 def utcnow() -> datetime:
@@ -63,6 +66,7 @@ class Document(Base):
     name: Mapped[str] = mapped_column(Text)
     rel_path: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger)  # with size and rel_path: "seen this file"
     # claimed -> drafted | quarantined | pending (engine outage; retried next run)
     status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
@@ -104,6 +108,51 @@ class ModelCallRow(Base):
     sent_sha256: Mapped[str] = mapped_column(String(80))
     masked_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Feedback(Base):
+    """A person's verdict on one draft: adopted (採用) or rejected (不採用). One row per document;
+    a later verdict replaces an earlier one, so moving a draft between folders is honoured."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("document_id", name="uq_feedback_document"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    verdict: Mapped[str] = mapped_column(String(20))  # adopted | rejected
+    # Minutes the person actually spent finishing the document with the draft, when they said.
+    minutes_spent: Mapped[float | None] = mapped_column(Float)
+    # The spec's manual baseline when the verdict came in: confirmed saving = baseline - spent.
+    baseline_minutes: Mapped[float | None] = mapped_column(Float)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))  # folder | cli
+    path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Digest(Base):
+    """One weekly digest e-mail. The row is the exactly-once record: `sending` is written before
+    the SMTP conversation, `sent` only after the server's 250 reply to the message."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("week", name="uq_digests_week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[str] = mapped_column(String(10))  # ISO week, 2026-W48
+    # sending -> sent | failed (nothing reached the server; retryable) | uncertain (lost after DATA)
+    status: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str | None] = mapped_column(Text)
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+DigestSendDecision = Literal["send", "already_sent", "uncertain", "in_progress"]
 
 
 def worker_identity() -> str:
@@ -149,6 +198,8 @@ class Store:
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent, safe with many workers)."""
+        if self._schema_revision() == SCHEMA_HEAD:
+            return
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
@@ -166,6 +217,13 @@ class Store:
                 conn.execute(text("SELECT pg_advisory_xact_lock(74200001)"))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def _schema_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:  # no table yet: let Alembic decide
+            return None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -185,6 +243,7 @@ class Store:
         size: int,
         worker: str,
         lease_seconds: float,
+        mtime_ns: int | None = None,
     ) -> Claim:
         now = utcnow()
         lease = now + timedelta(seconds=lease_seconds)
@@ -198,6 +257,7 @@ class Store:
                     name=name,
                     rel_path=rel_path,
                     size=size,
+                    mtime_ns=mtime_ns,
                     status="claimed",
                     claimed_by=worker,
                     lease_until=lease,
@@ -240,6 +300,7 @@ class Store:
                     attempts=Document.attempts + 1,
                     name=name,
                     rel_path=rel_path,
+                    mtime_ns=mtime_ns,
                     updated_at=now,
                 )
             )
@@ -372,6 +433,122 @@ class Store:
                 for c in calls
             )
 
+    # -- feedback -------------------------------------------------------------------------
+    def drafted_documents(self, spec_id: str | None = None) -> list[Document]:
+        with self.session() as s:
+            q = select(Document).where(Document.status == "drafted")
+            if spec_id is not None:
+                q = q.where(Document.spec_id == spec_id)
+            return list(s.scalars(q.order_by(Document.id)))
+
+    def record_feedback(
+        self,
+        document_id: int,
+        *,
+        verdict: Literal["adopted", "rejected"],
+        source: Literal["folder", "cli"],
+        minutes_spent: float | None = None,
+        baseline_minutes: float | None = None,
+        owner: str | None = None,
+        path: str | None = None,
+    ) -> bool:
+        """Insert or update the verdict for a document. Returns False when verdict and minutes are
+        unchanged, so a rescan of the same folders is a no-op. Minutes given earlier survive a
+        folder rescan that repeats the same verdict without minutes."""
+        now = utcnow()
+        for _ in range(2):  # a concurrent insert of the same document: retry as an update
+            try:
+                with self.session() as s:
+                    row = s.scalars(select(Feedback).where(Feedback.document_id == document_id)).first()
+                    if row is None:
+                        s.add(
+                            Feedback(
+                                document_id=document_id,
+                                verdict=verdict,
+                                minutes_spent=minutes_spent,
+                                baseline_minutes=baseline_minutes,
+                                owner=owner,
+                                source=source,
+                                path=path,
+                                created_at=now,
+                                updated_at=now,
+                            )
+                        )
+                        return True
+                    same_verdict = row.verdict == verdict
+                    new_minutes = minutes_spent if minutes_spent is not None else (
+                        row.minutes_spent if same_verdict else None
+                    )
+                    if same_verdict and new_minutes == row.minutes_spent:
+                        return False
+                    row.verdict, row.minutes_spent, row.source = verdict, new_minutes, source
+                    row.baseline_minutes = baseline_minutes if baseline_minutes is not None else row.baseline_minutes
+                    row.owner = owner or row.owner
+                    row.path = path or row.path
+                    row.updated_at = now
+                    return True
+            except IntegrityError:
+                continue
+        return False
+
+    def feedback(self) -> list[Feedback]:
+        with self.session() as s:
+            return list(s.scalars(select(Feedback).order_by(Feedback.id)))
+
+    # -- weekly digest --------------------------------------------------------------------
+    def digest(self, week: str) -> Digest | None:
+        with self.session() as s:
+            return s.scalars(select(Digest).where(Digest.week == week)).first()
+
+    def begin_digest_send(
+        self, week: str, *, subject: str, recipients: list[str], message_id: str, resend: bool = False
+    ) -> DigestSendDecision:
+        """Claim the right to send this week's digest. Only one caller gets "send"; a week already
+        sent, or whose last attempt may have reached the server, is not sent again unless `resend`."""
+        now = utcnow()
+        values = {
+            "status": "sending",
+            "subject": subject,
+            "recipients": list(recipients),
+            "message_id": message_id,
+            "error": None,
+            "started_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.session() as s:
+                s.add(Digest(week=week, attempts=1, **values))
+            return "send"
+        except IntegrityError:
+            pass
+        with self.session() as s:
+            row = s.scalars(select(Digest).where(Digest.week == week)).one()
+            if row.status == "sent" and not resend:
+                return "already_sent"
+            if row.status == "uncertain" and not resend:
+                return "uncertain"
+            if row.status == "sending" and not resend:
+                # Another sender is at work, or one died mid-conversation: either way the server
+                # may have the message, so only a person (with --resend) may send again.
+                return "in_progress"
+            res = s.execute(
+                update(Digest)
+                .where(Digest.id == row.id, Digest.status == row.status, Digest.attempts == row.attempts)
+                .values(attempts=Digest.attempts + 1, **values)
+            )
+            return "send" if res.rowcount == 1 else "in_progress"
+
+    def finish_digest_send(
+        self, week: str, status: Literal["sent", "failed", "uncertain"], error: str | None = None
+    ) -> None:
+        now = utcnow()
+        with self.session() as s:
+            s.execute(
+                update(Digest)
+                .where(Digest.week == week)
+                .values(status=status, error=error, updated_at=now, sent_at=now if status == "sent" else None)
+            )
+
     # -- reads ----------------------------------------------------------------------------
     def documents(self) -> list[Document]:
         with self.session() as s:
@@ -390,6 +567,18 @@ class Store:
                 )
             )
             return {(r[0], r[1], r[2]) for r in rows}
+
+    def known_files(self) -> dict[tuple[str, str], tuple[int, int, str]]:
+        """(spec, rel_path) -> (size, mtime_ns, hash) of drafted documents, in one query: a file still
+        (or again) in the inbox with the same size and mtime is the same content, so it needs no hashing
+        (the heuristic rsync and git use)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(
+                    Document.spec_id, Document.rel_path, Document.size, Document.mtime_ns, Document.content_hash
+                ).where(Document.status == "drafted", Document.mtime_ns.is_not(None))
+            )
+            return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,40 +1,112 @@
-"""`teichaku kpi`: KPI tables from the store."""
+"""`teichaku kpi`: the weekly KPI report (the figures behind the digest e-mail)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from teichaku.cli import WorkspaceOpt, _settings, app, console
+from teichaku.cli import WorkspaceOpt, _fail, _settings, _specs, app, console
+
+if TYPE_CHECKING:
+    from kpi.metrics import KpiReport
+    from teichaku.settings import Settings
+
+WeekOpt = Annotated[
+    str | None,
+    typer.Option("--week", help="ISO week YYYY-Www, e.g. 2026-W48 (default: the current week)."),
+]
+
+
+def build_report(settings: Settings, week: str | None) -> KpiReport:
+    """The KPI report for one week from the workspace's store and specs (shared with `digest`)."""
+    from kpi.metrics import KpiOptions, compute_report, current_week, parse_week, spec_infos
+    from kpi.store import Store
+
+    week = week or current_week(settings.digest.timezone)
+    try:
+        parse_week(week)
+    except ValueError as e:
+        _fail(str(e))
+    specs = spec_infos(_specs(settings.workspace))
+    store = Store(settings.database_url or "")
+    try:
+        return compute_report(
+            store, week=week, options=KpiOptions.from_settings(settings), specs=specs
+        )
+    finally:
+        store.dispose()
 
 
 @app.command()
 def kpi(
     workspace: WorkspaceOpt = Path("."),
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="The week x department x spec table as CSV.")
+    ] = False,
+    week: WeekOpt = None,
 ) -> None:
-    """Totals by department and spec: documents, drafts, estimated minutes saved, model usage."""
-    from kpi.metrics import totals
-    from kpi.store import Store
-
-    workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace)
-    store = Store(settings.database_url or "")
-    try:
-        df = totals(store)
-    finally:
-        store.dispose()
+    """Time saved (estimated and confirmed), adoption, active people and cost per department and spec."""
+    if as_json and as_csv:
+        _fail("--json と --csv は同時に指定できません。")
+    settings = _settings(workspace.expanduser().resolve())
+    report = build_report(settings, week)
     if as_json:
-        sys.stdout.write(df.to_json(orient="records", force_ascii=False, indent=2) + "\n")
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
+    if as_csv:
+        from kpi.metrics import report_rows_frame
+
+        report_rows_frame(report).to_csv(sys.stdout, index=False, lineterminator="\n")
+        return
+    _print_report(report)
+
+
+def _print_report(report: KpiReport) -> None:
     from rich.table import Table
 
-    t = Table(title="部署別の実績 / totals by department and spec")
-    for col in df.columns:
-        t.add_column(str(col), justify="right" if df[col].dtype.kind in "if" else "left")
-    for row in df.itertuples(index=False):
-        t.add_row(*(f"{v:.0f}" if isinstance(v, float) else str(v) for v in row))
+    from kpi.digest import hours, rate, week_title
+
+    h = report.headline
+    console.print(f"[bold]{week_title(report)}[/]  ({report.week})")
+    console.print(
+        f"削減時間: 推定 {hours(h.hours_saved_est)} 時間 / 確定 {hours(h.hours_saved_confirmed)} 時間  ·  "
+        f"下書き {h.drafts} 件 / 採用 {h.adopted} 件 / 不採用 {h.rejected} 件 / 採用率 {rate(h.adoption_rate)}  ·  "
+        f"利用者 {h.active_people} 人  ·  トークン {h.tokens:,} / 推定コスト {h.cost_est:.1f}{report.currency}"
+    )
+    t = Table(title="部署・仕様別 / by department and spec")
+    for col in (
+        "部署",
+        "仕様",
+        "受付",
+        "下書き",
+        "採用",
+        "不採用",
+        "採用率",
+        "推定(h)",
+        "確定(h)",
+        "利用者",
+        "トークン",
+    ):
+        t.add_column(col, justify="left" if col in ("部署", "仕様") else "right")
+    for r in report.rows:
+        t.add_row(
+            r.department_name,
+            r.spec_id,
+            str(r.documents),
+            str(r.drafts),
+            str(r.adopted),
+            str(r.rejected),
+            rate(r.adoption_rate),
+            hours(r.hours_saved_est),
+            hours(r.hours_saved_confirmed),
+            str(r.active_people),
+            f"{r.tokens:,}",
+        )
     console.print(t)
+    console.print(
+        "推定 = 仕様の基準時間 - 確認時間（全下書き）。確定 = 採用の報告があった下書きのみ。"
+    )

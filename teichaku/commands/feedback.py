@@ -1,0 +1,66 @@
+"""`teichaku feedback`: record whether a draft was used (採用) or not (不採用)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from teichaku.cli import WorkspaceOpt, _fail, _settings, _specs, app, console
+from teichaku.errors import ConfigError
+
+
+class VerdictChoice(StrEnum):
+    adopted = "adopted"
+    rejected = "rejected"
+
+
+@app.command()
+def feedback(
+    draft: Annotated[
+        Path,
+        typer.Option(
+            "--draft", help="The draft (.draft.docx or .draft.md), in the outbox or moved."
+        ),
+    ],
+    verdict: Annotated[
+        VerdictChoice, typer.Option("--verdict", help="adopted (採用) or rejected (不採用).")
+    ],
+    workspace: WorkspaceOpt = Path("."),
+    minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--minutes",
+            min=0,
+            max=10000,
+            help="Minutes actually spent finishing the document with the draft.",
+        ),
+    ] = None,
+) -> None:
+    """Same as moving the draft into 採用/ or 不採用/: confirms (or zeroes) its time saved."""
+    from kpi.store import Store
+    from tasks.feedback import record_cli_feedback
+
+    settings = _settings(workspace.expanduser().resolve())
+    if minutes is not None and verdict is VerdictChoice.rejected:
+        _fail("--minutes は採用（adopted）のときだけ指定できます。")
+    store = Store(settings.database_url or "")
+    try:
+        doc = record_cli_feedback(
+            settings,
+            _specs(settings.workspace),
+            store,
+            draft,
+            verdict.value,
+            minutes,  # type: ignore[arg-type]
+        )
+    except ConfigError as e:
+        _fail(str(e))
+        raise
+    finally:
+        store.dispose()
+    label = "採用" if verdict is VerdictChoice.adopted else "不採用"
+    extra = f"（実作業 {minutes:g} 分）" if minutes is not None else ""
+    console.print(f"記録しました: {doc.name} → {label}{extra}")
