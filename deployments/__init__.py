@@ -1,0 +1,66 @@
+"""Prefect deployments: intake (every minute) and the weekly digest, per workspace.
+
+`teichaku serve` serves both from one process; `prefect.yaml` at the repository root deploys the
+same flows to a process work pool for a worker per machine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from teichaku.settings import Settings
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+ZOMBIE_AUTOMATION = "teichaku: crash flow runs without heartbeat"
+
+
+def build_deployments(settings: Settings) -> list[RunnerDeployment]:
+    from deployments.digest import digest_deployment
+    from deployments.intake import intake_deployment
+
+    return [intake_deployment(settings), digest_deployment(settings)]
+
+
+def ensure_zombie_automation(within_seconds: int) -> None:
+    """Mark flow runs Crashed when their heartbeats stop (a killed worker), so a run left Running
+    blocks nothing. Prefect's documented recipe; created once per server, found by name after."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    try:
+        Automation.read(name=ZOMBIE_AUTOMATION)
+        return
+    except ValueError:
+        pass
+    Automation(
+        name=ZOMBIE_AUTOMATION,
+        description="teichaku: heartbeats stopped (process killed) -> Crashed",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=within_seconds),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message="Flow run marked as crashed: no heartbeat (worker process died).",
+            )
+        ],
+    ).create()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,12 +20,12 @@ from pathlib import Path
 
 from kpi.store import Store, worker_identity
 from tasks.extract import extract_text
-from tasks.guard import guard_text, restore
+from tasks.guard import guard_text, restore, route_engine
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
 from tasks.render import render_draft
 from teichaku.errors import EngineUnavailable, Refusal
 from teichaku.models import DiscoveredFile, DocumentOutcome, DraftMeta, RefusalKind
-from teichaku.settings import Settings
+from teichaku.settings import Settings, check_store_location
 from teichaku.specs import LoadedSpec
 from teichaku.workspace import SpecFolders, folders_for
 
@@ -41,6 +42,9 @@ class BatchContext:
     engine: object  # tasks.generate.Engine
     worker: str = field(default_factory=worker_identity)
     on_done: Callable[[DocumentOutcome], None] | None = None
+    # (spec, rel_path) -> (size, mtime_ns, hash) of drafted files (Store.known_files), loaded once per
+    # batch; None (the watcher) means every file is hashed.
+    known: dict[tuple[str, str], tuple[int, int, str]] | None = None
 
     def folders(self, spec_id: str) -> SpecFolders:
         return folders_for(self.settings, self.specs[spec_id].spec)
@@ -50,6 +54,7 @@ def open_batch(settings: Settings, specs: list[LoadedSpec], engine: object | Non
     """Store, engine and specs for one batch. The engine is built once and shared by all documents."""
     from tasks.generate import build_engine
 
+    check_store_location(settings)  # before SQLite is opened on a share it would corrupt
     store = Store(settings.database_url or "")
     return BatchContext(
         settings=settings,
@@ -57,6 +62,44 @@ def open_batch(settings: Settings, specs: list[LoadedSpec], engine: object | Non
         store=store,
         engine=engine or build_engine(settings),
     )
+
+
+def release_claims(ctx: BatchContext) -> int:
+    """Expire this worker's live leases, so another worker (on any machine) takes those documents
+    over at once instead of waiting for the lease. Used when a watcher stops mid-document."""
+    from sqlalchemy import update
+
+    from kpi.store import Document, utcnow
+
+    with ctx.store.session() as s:
+        res = s.execute(
+            update(Document)
+            .where(Document.claimed_by == ctx.worker, Document.status == "claimed")
+            .values(lease_until=utcnow())
+        )
+    return int(res.rowcount or 0)
+
+
+def warm_up(settings: Settings) -> threading.Thread:
+    """Load GiNZA and start the PDF forkserver in the background, so the first documents do not
+    wait ~5 s for them on the critical path. Documents that need either before it is ready wait
+    on the loader's own lock; nothing is loaded twice."""
+
+    def work() -> None:
+        if settings.guard.enabled and settings.guard.ner:
+            from tasks.guard import warm_up as warm_guard
+
+            warm_guard()
+        from multiprocessing import forkserver
+
+        from tasks.extract import _mp_context
+
+        _mp_context()  # registers the preload (pypdf) before the server starts
+        forkserver.ensure_running()
+
+    thread = threading.Thread(target=work, name="teichaku-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def inboxes(ctx: BatchContext) -> dict[str, Path]:
@@ -117,7 +160,11 @@ def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
         st = os.stat(read_path)
         if (st.st_size, st.st_mtime_ns) != (found.size, found.mtime_ns):
             return DocumentOutcome(**base, status="skipped", reason="書き込み中のため次回に処理します。")
-        content_hash = sha256_file(read_path)
+        seen = ctx.known.get((spec.id, found.rel_nfc)) if ctx.known else None
+        if seen is not None and seen[:2] == (found.size, found.mtime_ns):
+            content_hash = seen[2]  # drafted before, unchanged since: the claim says "done" unread
+        else:
+            content_hash = sha256_file(read_path)
     except FileNotFoundError:
         # Another worker took it (or the user removed it) since discovery: nothing to do.
         return DocumentOutcome(**base, status="skipped", reason="ファイルが移動されました。")
@@ -132,6 +179,7 @@ def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
         size=found.size,
         worker=ctx.worker,
         lease_seconds=ctx.settings.intake.lease_seconds,
+        mtime_ns=found.mtime_ns,
     )
     base["content_hash"] = content_hash
     if claim.outcome == "busy":
@@ -167,8 +215,10 @@ def _draft(
 ) -> DocumentOutcome:
     spec = loaded.spec
     extracted = extract_text(read_path, ctx.settings.intake)
-    guarded = guard_text(extracted.text, spec, ctx.settings)
-    result = ctx.engine.generate(spec, guarded.text, file_name=found.name_nfc)  # type: ignore[attr-defined]
+    guarded = guard_text(extracted.text, spec, ctx.settings, file_name=found.name_nfc)
+    # A confidentiality label may quarantine the document (Refusal) or keep it on a local engine.
+    engine = route_engine(ctx.engine, spec, ctx.settings, guarded)
+    result = engine.generate(spec, guarded.text, file_name=guarded.file_name or found.name_nfc)  # type: ignore[attr-defined]
     for call in result.calls:
         call.masked_counts = dict(guarded.counts)
     ctx.store.record_calls(document_id, spec.id, spec.version, result.calls)

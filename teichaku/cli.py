@@ -74,13 +74,10 @@ def init(directory: Annotated[Path, typer.Argument(help="Folder to set up as a w
 
 
 def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
-    """Run the intake flow once with a progress bar."""
-    from teichaku.settings import apply_prefect_defaults
-
-    apply_prefect_defaults(settings)
+    """Run the intake batch once with a progress bar: through Prefect or directly (orchestration.mode)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from flows import intake
+    from flows import batch
 
     progress = Progress(
         TextColumn("[bold]処理中[/]"),
@@ -99,14 +96,22 @@ def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
     def on_done(o) -> None:
         progress.update(bar, advance=1, description=f"{o.status}: {o.name}"[:60])
 
-    intake.DISCOVERED.append(on_found)
-    intake.PROGRESS.append(on_done)
+    batch.DISCOVERED.append(on_found)
+    batch.PROGRESS.append(on_done)
     try:
+        if settings.orchestration.resolved() == "direct":
+            with progress:
+                return batch.run_direct(settings)
+        from teichaku.settings import apply_prefect_defaults
+
+        apply_prefect_defaults(settings)  # before Prefect is imported
+        from flows import intake
+
         with progress, _quiet_prefect_exit():
             return intake.run_intake(settings)
     finally:
-        intake.DISCOVERED.remove(on_found)
-        intake.PROGRESS.remove(on_done)
+        batch.DISCOVERED.remove(on_found)
+        batch.PROGRESS.remove(on_done)
 
 
 class _quiet_prefect_exit:
@@ -147,10 +152,30 @@ def _print_summary(summary, workspace: Path) -> None:
 
 
 @app.command()
-def run(workspace: WorkspaceOpt = Path(".")) -> None:
-    """Process every document waiting in the inboxes once, then exit."""
+def run(
+    workspace: WorkspaceOpt = Path("."),
+    orchestration: Annotated[
+        str | None,
+        typer.Option(
+            "--orchestration",
+            help="auto (default): through Prefect when PREFECT_API_URL is set, else directly on a thread "
+            "pool without Prefect (no flow run, no UI; same steps and outcomes). prefect: always the "
+            "Prefect flow (without PREFECT_API_URL a temporary in-process server, ~15 s extra). "
+            "direct: never Prefect. Setting: TEICHAKU_ORCHESTRATION__MODE.",
+        ),
+    ] = None,
+) -> None:
+    """Process every document waiting in the inboxes once, then exit.
+
+    Without PREFECT_API_URL the default (orchestration auto) runs without Prefect: a temporary
+    Prefect server costs more than a whole batch of short documents. Set PREFECT_API_URL (or
+    --orchestration prefect) to see runs in the Prefect UI."""
     workspace = workspace.expanduser().resolve()
     settings = _settings(workspace)
+    if orchestration is not None:
+        if orchestration not in ("auto", "prefect", "direct"):
+            _fail(f"--orchestration must be auto, prefect or direct, not {orchestration!r}")
+        settings.orchestration.mode = orchestration
     _specs(workspace)  # fail early, with the file and field, on a broken spec
     summary = _run_batch(settings)
     _print_summary(summary, workspace)
@@ -187,7 +212,9 @@ def demo(
     console.print("\n[bold]下書き / drafts:[/]")
     for o in summary.outcomes:
         if o.draft:
-            console.print(f"  {o.spec_id}: {o.draft.docx}\n  {' ' * len(o.spec_id)}  {o.draft.md}")
+            # Paths are printed whole (no wrapping) so they can be copied.
+            console.print(f"  {o.spec_id}", soft_wrap=True)
+            console.print(f"    {o.draft.docx}\n    {o.draft.md}", soft_wrap=True, highlight=False)
     drafted_specs = {o.spec_id for o in summary.outcomes if o.status == "drafted"}
     missing = sorted({s.spec.id for s in specs} - drafted_specs)
     if missing:
@@ -218,4 +245,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as `python -m teichaku.cli`: this module is __main__, but the command modules register
+    # on the importable `teichaku.cli`, so dispatch through that one.
+    from teichaku.cli import main as _main
+
+    _main()

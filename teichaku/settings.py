@@ -11,10 +11,11 @@ openai client expects (`OPENAI_BASE_URL`, `OPENAI_API_KEY`; Azure by the `llm.az
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +24,11 @@ from pydantic_settings import (
 )
 
 CONFIG_FILE = "teichaku.toml"
+HEARTBEAT_SECONDS = 30
+# Filesystems on which SQLite's locking is unreliable (SQLite docs: "over a network filesystem").
+NETWORK_FS_TYPES = frozenset(
+    {"nfs", "nfs4", "cifs", "smb", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre", "davfs", "ncpfs"}
+)
 STATE_DIR = ".teichaku"  # store, locks, Prefect home: never inside a watched folder
 
 
@@ -64,6 +70,8 @@ class FolderNames(_Section):
     outbox: str = Field("下書き", description="Where drafts appear.")
     archive: str = Field("処理済み", description="Where originals go after a draft is made.")
     quarantine: str = Field("隔離", description="Where refused files go, with a reason file.")
+    adopted: str = Field("採用", description="Inside the outbox: move a draft here when it was used (feedback).")
+    rejected: str = Field("不採用", description="Inside the outbox: move a draft here when it was not used (feedback).")
 
 
 class IntakeSettings(_Section):
@@ -81,6 +89,151 @@ class IntakeSettings(_Section):
     lease_seconds: float = Field(600.0, gt=0, description="A claim older than this is taken over (dead worker).")
 
 
+class WatchSettings(_Section):
+    poll_interval_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="How often `teichaku watch` lists the inboxes. Polling is what works on SMB/NFS shares, "
+        "where OS file events do not arrive for writes made by other machines.",
+    )
+    quiet_seconds: float = Field(
+        2.0,
+        ge=0.5,
+        description="A file is read only after its size and mtime stayed unchanged this long and it opens.",
+    )
+    rescan_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Full rescan: re-check the folders, restart the event watcher, retry files left waiting.",
+    )
+    retry_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A file still in the inbox after processing (engine outage, another worker) is retried this late.",
+    )
+    stop_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM / Ctrl-C, how long documents in progress may finish before their claims are released.",
+    )
+    workers: int | None = Field(None, ge=1, le=64, description="Documents processed at once; default llm.concurrency.")
+    use_events: bool = Field(True, description="Use OS file events (watchfiles) to react faster; polling always runs.")
+
+
+class ServeSettings(_Section):
+    intake_interval_seconds: int = Field(
+        60, ge=10, le=60, description="The intake deployment runs at least this often (at most every minute)."
+    )
+    digest_cron: str = Field("0 9 * * 1", description="Weekly digest schedule (cron).")
+    timezone: str = Field("Asia/Tokyo", description="Time zone of the digest schedule.")
+    work_pool: str = Field("teichaku-process", description="Process work pool for multi-machine setups (prefect.yaml).")
+    crash_after_seconds: int = Field(
+        120,
+        ge=60,
+        description="A flow run with no heartbeat this long is marked Crashed by the zombie automation.",
+    )
+
+
+class OrchestrationSettings(_Section):
+    mode: Literal["auto", "prefect", "direct"] = Field(
+        "auto",
+        description="How `teichaku run` executes a batch. prefect: the intake flow, one Prefect task per "
+        "document, against PREFECT_API_URL or else a temporary in-process Prefect server (~15 s extra per run); "
+        "direct: the same steps on a thread pool without Prefect (no UI, no artifacts); auto: prefect when "
+        "PREFECT_API_URL is set, else direct.",
+    )
+
+    def resolved(self) -> Literal["prefect", "direct"]:
+        if self.mode == "auto":
+            return "prefect" if prefect_api_url() else "direct"
+        return self.mode
+
+
+class SmtpSettings(_Section):
+    host: str | None = Field(None, description="SMTP server for the weekly digest; unset means the digest cannot be sent.")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="SMTP port; default 465 with ssl, 587 with starttls, else 25."
+    )
+    username: str | None = Field(None, description="SMTP login name; unset means no AUTH.")
+    password: SecretStr | None = Field(None, description="SMTP password (never logged or stored).")
+    starttls: bool = Field(True, description="Upgrade a plain connection with STARTTLS (required when set).")
+    ssl: bool = Field(False, description="Implicit TLS from the first byte (SMTPS, usually port 465).")
+    timeout_seconds: float = Field(30.0, gt=0, description="Socket timeout for every SMTP step.")
+    sender: str = Field("teichaku@localhost", description="From address of the digest.")
+    ca_file: Path | None = Field(
+        None, description="Extra CA certificate (PEM) to trust, for an in-house server's own certificate."
+    )
+
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 465 if self.ssl else 587 if self.starttls else 25
+
+
+class DigestSettings(_Section):
+    recipients: list[str] = Field(
+        default_factory=list, description='Who gets the weekly digest, e.g. TEICHAKU_DIGEST__RECIPIENTS=\'["dx@example.co.jp"]\'.'
+    )
+    managers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per-department managers who also get the digest, keyed by department id or Japanese name.",
+    )
+    per_person_metrics: bool = Field(
+        False, description="Show figures per person (file owner); off by default: department level only."
+    )
+    timezone: str = Field("Asia/Tokyo", description="Time zone that decides which ISO week and month a document is in.")
+    trend_weeks: int = Field(8, ge=2, le=52, description="Weeks shown in the trend.")
+    cost_per_1k_tokens: float = Field(
+        0.1, ge=0, description="Estimated cost per 1,000 tokens sent to a model (offline engine calls cost nothing)."
+    )
+    currency: str = Field("円", description="Unit shown after costs.")
+    success_cases: int = Field(3, ge=0, le=20, description="Most success cases shown.")
+    excerpts: bool = Field(True, description="Quote a short excerpt of the draft in each success case.")
+    rollout_min_adopted: int = Field(
+        3, ge=1, description="横展開: a spec needs at least this many adopted drafts to be suggested elsewhere."
+    )
+    rollout_min_adoption_rate: float = Field(
+        0.6, ge=0, le=1, description="横展開: and at least this share of its judged drafts adopted."
+    )
+
+
+Policy = Literal["block", "local_only", "allow"]
+
+
+class DepartmentGuard(_Section):
+    policy: Policy | None = Field(None, description="Policy for labelled documents of this department; None: guard.default_policy.")
+    send_external: bool | None = Field(
+        None, description="False: this department's documents never go to an external endpoint (offline engine instead)."
+    )
+
+
+class GuardSettings(_Section):
+    enabled: bool = Field(True, description="Mask personal data and client names before every model call.")
+    labels: list[str] = Field(
+        default_factory=lambda: ["極秘", "厳秘", "社外秘", "関係者外秘", "部外秘", "取扱注意", "Confidential", "Strictly Confidential"],
+        description="Confidentiality labels; a document carrying one follows the policy.",
+    )
+    default_policy: Policy = Field(
+        "block",
+        description="block: quarantine with a reason; local_only: only a local endpoint or the offline engine; allow: treat as any document.",
+    )
+    departments: dict[str, DepartmentGuard] = Field(
+        default_factory=dict, description="Per-department overrides, keyed by department id (e.g. sales)."
+    )
+    send_external: bool = Field(True, description="False: no document goes to an external endpoint at all.")
+    client_list: Path = Field(
+        Path("guard/取引先.txt"), description="Client names, one per line (relative to the workspace); masked as 会社."
+    )
+    employee_csv: Path | None = Field(
+        None, description="Optional employee directory CSV (a 氏名/name column); its names are masked as 人名."
+    )
+    ner: bool = Field(True, description="Use GiNZA's named-entity model for person and company names.")
+    ner_max_chars: int = Field(
+        20000, ge=0, description="Most characters per document the NER model reads (it runs at ~1,000-3,000 chars/s)."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TEICHAKU_",
@@ -96,6 +249,12 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     folders: FolderNames = Field(default_factory=FolderNames)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
 
     @model_validator(mode="after")
     def _defaults_from_environment(self) -> Settings:
@@ -156,8 +315,76 @@ def apply_prefect_defaults(settings: Settings) -> None:
         "PREFECT_SERVER_LOGGING_LEVEL": "ERROR",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        # Heartbeats let the zombie automation (deployments/) mark runs of a killed process
+        # Crashed instead of Running forever; 30 s is Prefect's minimum.
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
     }
     if os.environ.get("PREFECT_API_URL"):
         defaults.pop("PREFECT_HOME")
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+
+
+def filesystem_type(path: Path, mounts: Path = Path("/proc/mounts")) -> str | None:
+    """Type of the filesystem holding `path` (longest matching mount point); None when unknown."""
+    try:
+        lines = mounts.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None  # not Linux: nothing to check against
+    target = path.resolve()
+    while not target.exists() and target != target.parent:
+        target = target.parent  # the store's folder may not exist yet; its parent decides
+    best: tuple[int, str | None] = (-1, None)
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        # /proc/mounts escapes blanks in mount points as octal (\040).
+        mount = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[1]))
+        if (target == mount or mount in target.parents) and len(mount.parts) > best[0]:
+            best = (len(mount.parts), parts[2])
+    return best[1]
+
+
+def is_network_fs(fs_type: str | None) -> bool:
+    if not fs_type:
+        return False
+    base = fs_type.removeprefix("fuse.")
+    return base in NETWORK_FS_TYPES or base in {"sshfs", "rclone", "s3fs", "gcsfuse"}
+
+
+def sqlite_path(settings: Settings) -> Path | None:
+    url = settings.database_url or ""
+    if not url.startswith("sqlite"):
+        return None
+    raw = url.split("///", 1)[-1]
+    return None if not raw or raw == ":memory:" else Path(raw)
+
+
+def check_store_location(settings: Settings, mounts: Path = Path("/proc/mounts")) -> None:
+    """Refuse a SQLite store on a network filesystem: its locks do not hold there and it corrupts."""
+    from teichaku.errors import ConfigError
+
+    db = sqlite_path(settings)
+    if db is None:
+        return
+    fs = filesystem_type(db, mounts)
+    if is_network_fs(fs):
+        raise ConfigError(
+            f"SQLite のデータベース {db} はネットワーク上のファイルシステム（{fs}）にあります。"
+            "共有フォルダ上の SQLite は壊れることがあるため使えません。"
+            "TEICHAKU_DATABASE_URL に PostgreSQL を指定してください"
+            "（例: postgresql+psycopg://teichaku@db.example.local/teichaku）。"
+            f" / refusing SQLite store on network filesystem {fs}: use PostgreSQL via TEICHAKU_DATABASE_URL."
+        )
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect API the operator chose (PREFECT_API_URL), if any."""
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+def use_prefect_api(url: str) -> None:
+    """Point Prefect at `url`: this process (import Prefect after this) and the flow-run processes
+    it starts, which inherit the environment."""
+    os.environ["PREFECT_API_URL"] = url

@@ -11,6 +11,7 @@ import pytest
 
 # Prefect must never touch ~/.prefect from tests, and its server must stay quiet.
 _PREFECT_HOME = Path(__file__).resolve().parent.parent / ".prefect" / "test-home"
+_PREFECT_HOME.mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("PREFECT_HOME", str(_PREFECT_HOME))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -31,7 +32,9 @@ def pg_url() -> Iterator[str]:
 
     base = make_url(PG_URL)
     name = f"teichaku_t_{uuid.uuid4().hex[:10]}"
-    admin = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    admin = base.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
