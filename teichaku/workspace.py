@@ -64,6 +64,37 @@ quiet_seconds = 0        # 書き込み中のファイルを避ける待ち時�
 max_file_mb = 100        # これより大きいファイルは受け付けない
 pdf_max_pages = 2000
 pdf_timeout_seconds = 120
+
+[guard]
+# AI に送る前に個人情報・取引先名を伏せ字にします（下書きでは元に戻ります）。
+enabled = true
+default_policy = "block"   # 「社外秘」などの表示がある文書: block（隔離）/ local_only（社内のみ）/ allow
+# send_external = true     # false にすると外部のエンドポイントには一切送りません
+# client_list = "guard/取引先.txt"          # 取引先名の一覧（1 行に 1 社）
+# employee_csv = "guard/社員名簿.csv"       # 社員名簿（任意）
+# [guard.departments.sales]
+# policy = "local_only"
+# send_external = false
+
+[digest]
+# 週次ダイジェストの宛先（環境変数 TEICHAKU_DIGEST__RECIPIENTS='["a@example.com"]' でも可）
+# recipients = ["dx@example.com"]
+timezone = "Asia/Tokyo"
+# [digest.managers]
+# sales = ["sales-manager@example.com"]
+
+[smtp]
+# host = "smtp.example.com"
+# port = 587
+# username = "teichaku"    # パスワードは TEICHAKU_SMTP__PASSWORD で渡してください（ファイルに書かない）
+# starttls = true
+# ssl = false
+# sender = "teichaku@example.com"
+
+[watch]
+# teichaku watch の動き
+poll_interval_seconds = 2   # 共有フォルダ（SMB/NFS）はイベントが届かないため定期的に確認します
+quiet_seconds = 2           # サイズと更新時刻がこの秒数変わらなければ書き込み完了とみなします
 """
 
 
