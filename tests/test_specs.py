@@ -18,9 +18,20 @@ from teichaku.specs import BUILTIN_SPEC_DIR, PromptSpec, load_spec_file, load_sp
 
 BUILTIN_IDS = {
     "sales/meeting_minutes",
+    "sales/followup_mail",
+    "sales/proposal_outline",
     "manufacturing/daily_report",
+    "manufacturing/handover_note",
     "admin/ringi",
+    "admin/faq_answer",
     "hr/job_posting",
+}
+# The first four samples each use a different reader (docx, PDF, Shift_JIS text, Markdown).
+FORMAT_SAMPLES = {
+    "sales/meeting_minutes": ".docx",
+    "manufacturing/daily_report": ".pdf",
+    "admin/ringi": ".txt",
+    "hr/job_posting": ".md",
 }
 SPECS = {ls.spec.id: ls.spec for ls in load_specs()}
 
@@ -51,6 +62,8 @@ def _render(spec: PromptSpec, out: dict) -> str:
 def test_builtin_specs_load_with_expected_ids() -> None:
     loaded = load_specs()
     assert {ls.spec.id for ls in loaded} == BUILTIN_IDS
+    assert len(loaded) >= 7  # the users' list: every department has a concrete use case
+    assert {ls.spec.department for ls in loaded} == {"sales", "manufacturing", "admin", "hr"}
     for ls in loaded:
         assert ls.origin == "builtin"
         assert ls.path == BUILTIN_SPEC_DIR / f"{ls.spec.id}.yaml"
@@ -167,12 +180,7 @@ def test_samples_write_in_four_formats(tmp_path: Path) -> None:
         paths = write_samples(spec_id, tmp_path / spec_id)
         assert paths and all(p.exists() and p.stat().st_size > 0 for p in paths)
         suffixes[spec_id] = paths[0].suffix
-    assert suffixes == {
-        "sales/meeting_minutes": ".docx",
-        "manufacturing/daily_report": ".pdf",
-        "admin/ringi": ".txt",
-        "hr/job_posting": ".md",
-    }
+    assert {k: suffixes[k] for k in FORMAT_SAMPLES} == FORMAT_SAMPLES
     docx = Document(str(next((tmp_path / "sales/meeting_minutes").glob("*.docx"))))
     assert any("決定事項" in p.text for p in docx.paragraphs)
     assert docx.tables and docx.tables[0].cell(0, 2).text == "担当"

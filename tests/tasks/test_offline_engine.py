@@ -310,3 +310,39 @@ def test_deterministic_across_processes() -> None:
         )
         outputs.add(proc.stdout)
     assert len(outputs) == 1
+
+
+def test_followup_mail_key_facts() -> None:
+    out = _run("sales/followup_mail")
+    assert out["subject"] == "本日の定例商談のお礼と確認事項のご連絡"
+    assert {"task": "改定単価を反映した見積書の提出", "owner": "山田", "due": "12月4日"} in out[
+        "our_actions"
+    ]
+    assert "12月15日" in out["next_meeting"]
+    # The sales person's internal note is not a section of the mail.
+    assert "値引きの上限" not in json.dumps(out, ensure_ascii=False)
+
+
+def test_proposal_outline_key_facts() -> None:
+    out = _run("sales/proposal_outline")
+    assert len(out["customer_issues"]) == 3
+    assert out["outline"][0] == "現状の課題の整理" and len(out["outline"]) == 5
+    assert any("240万円" in s for s in out["cost_schedule"])
+
+
+def test_faq_answer_key_facts() -> None:
+    out = _run("admin/faq_answer")
+    assert "慶弔休暇" in out["question"] and "1日" in out["answer"]
+    assert any("第32条" in g for g in out["grounds"])
+    assert len(out["steps"]) == 3
+
+
+def test_handover_note_key_facts() -> None:
+    out = _run("manufacturing/handover_note")
+    assert {
+        "task": "Bラインの段取り替え手順書の改訂",
+        "status": "原案作成済み、課長確認中",
+        "due": "12月10日",
+    } in out["ongoing"]
+    assert any("保留" in s for s in out["pending_decisions"])
+    assert "高田" in out["overview"]

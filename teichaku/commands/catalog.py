@@ -1,0 +1,28 @@
+"""`teichaku catalog`: the prompt catalogue (プロンプト集) as a static HTML site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from teichaku.cli import WorkspaceOpt, _settings, _specs, app, console
+
+
+@app.command()
+def catalog(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the HTML site into.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Render every spec by department: where to drop, what comes back, an example, rules, KPIs."""
+    from teichaku.catalog import INDEX, build_catalog
+
+    workspace = workspace.expanduser().resolve()
+    settings = _settings(workspace, must_exist=False)
+    out = out.expanduser().resolve()
+    written = build_catalog(settings, _specs(workspace), out)
+    console.print(
+        f"[green]プロンプト集を作成しました:[/] {out / INDEX}（{len(written)} ページ）",
+        soft_wrap=True,
+    )
