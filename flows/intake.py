@@ -6,9 +6,8 @@ and visibility in the Prefect UI.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -16,23 +15,20 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.discover import discover
-from tasks.pipeline import BatchContext, inboxes, open_batch, process_document
-from teichaku.errors import EngineUnavailable
+from flows import batch
+from flows.batch import DISCOVERED, PROGRESS, Steps, pool_size, run_batch
+from tasks.feedback import scan_feedback_task
+from tasks.pipeline import BatchContext, process_document
 from teichaku.models import BatchSummary, DiscoveredFile, DocumentOutcome
 from teichaku.settings import Settings, load_settings
-from teichaku.specs import load_specs
 
-# Listeners for per-document progress (the CLI's progress bar). A module-level hook, because flow
-# parameters must stay serialisable for deployments.
-PROGRESS: list[Callable[[DocumentOutcome], None]] = []
-DISCOVERED: list[Callable[[int], None]] = []
+__all__ = ["DISCOVERED", "PROGRESS", "intake_flow", "run_intake"]
 
 
 @task(name="discover", cache_policy=NO_CACHE)
 def discover_task(ctx: BatchContext) -> list[DiscoveredFile]:
     """List ready files in every spec's inbox."""
-    return discover(inboxes(ctx), ctx.settings.workspace, quiet_seconds=ctx.settings.intake.quiet_seconds)
+    return batch.discover_ready(ctx)
 
 
 @task(name="process-document", task_run_name="{found.spec_id}: {found.name_nfc}", cache_policy=NO_CACHE)
@@ -59,47 +55,30 @@ def publish_summary_task(summary: BatchSummary) -> None:
     create_markdown_artifact(markdown="\n".join(lines), key="intake-summary", description="teichaku intake")
 
 
-def _collect(futures: list, found: list[DiscoveredFile]) -> tuple[list[DocumentOutcome], str | None]:
-    wait(futures)
-    outcomes: list[DocumentOutcome] = []
-    stopped: str | None = None
-    for fut, f in zip(futures, found, strict=True):
-        try:
-            outcomes.append(fut.result())
-        except EngineUnavailable as e:
-            stopped = str(e)
-            outcomes.append(DocumentOutcome(spec_id=f.spec_id, name=f.name_nfc, status="pending", reason=str(e)))
-    return outcomes, stopped
-
-
 @flow(name="teichaku-intake", flow_run_name="intake-{workspace_name}", log_prints=False)
-def intake_flow(workspace: str, workspace_name: str = "workspace") -> BatchSummary:
-    """Process every ready document in the workspace once."""
-    started = time.monotonic()
-    settings = load_settings(Path(workspace))
-    ctx = open_batch(settings, load_specs(settings.workspace))
-    ctx.on_done = lambda o: [cb(o) for cb in PROGRESS]
-    try:
-        found = discover_task(ctx)
-        for cb in DISCOVERED:
-            cb(len(found))
-        futures = [
-            process_document_task.with_options(tags=[f"dept:{f.spec_id.split('/')[0]}", f"spec:{f.spec_id}"]).submit(
-                f, ctx
-            )
-            for f in found
-        ]
-        outcomes, stopped = _collect(futures, found)
-    finally:
-        ctx.store.dispose()
-    summary = BatchSummary(
-        workspace=str(settings.workspace),
-        engine=getattr(ctx.engine, "name", settings.engine),
-        model=getattr(ctx.engine, "model", settings.llm.model),
-        outcomes=outcomes,
-        stopped_reason=stopped,
-        seconds=time.monotonic() - started,
+def intake_flow(
+    workspace: str,
+    workspace_name: str = "workspace",
+    quiet_seconds: float | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> BatchSummary:
+    """Process every ready document in the workspace once.
+
+    `overrides` carries settings given in code (tests, `teichaku demo`); deployments pass only the
+    workspace and the worker reads teichaku.toml and its own TEICHAKU_* environment."""
+    settings = load_settings(Path(workspace), **(overrides or {}))
+    if quiet_seconds is not None:
+        # Scheduled runs (deployments/) pass the watcher's quiet period: never read a file mid-copy.
+        settings.intake.quiet_seconds = max(settings.intake.quiet_seconds, quiet_seconds)
+    steps = Steps(
+        scan_feedback=scan_feedback_task,
+        discover=discover_task,
+        submit=lambda f, ctx: process_document_task.with_options(
+            tags=[f"dept:{f.spec_id.split('/')[0]}", f"spec:{f.spec_id}"]
+        ).submit(f, ctx),
+        wait=wait,
     )
+    summary = run_batch(settings, steps)
     publish_summary_task(summary)
     return summary
 
@@ -107,6 +86,6 @@ def intake_flow(workspace: str, workspace_name: str = "workspace") -> BatchSumma
 def run_intake(settings: Settings) -> BatchSummary:
     """Run the flow once with a thread pool sized for the endpoint: enough workers to keep
     `llm.concurrency` requests in flight while others parse and render beside them."""
-    workers = max(4, settings.llm.concurrency * 2)
-    runnable = intake_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
-    return runnable(str(settings.workspace), workspace_name=settings.workspace.name)
+    runnable = intake_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=pool_size(settings)))
+    overrides = settings.model_dump(mode="json", exclude={"workspace"}, exclude_unset=True)
+    return runnable(str(settings.workspace), workspace_name=settings.workspace.name, overrides=overrides)

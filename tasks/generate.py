@@ -837,6 +837,7 @@ class OpenAIEngine:
         ).hexdigest()
         last_error = "no attempt made"
         attempt = 0
+        rate_limited = 0
         while attempt < llm.max_attempts:
             attempt += 1
             self.breaker.check()
@@ -884,6 +885,11 @@ class OpenAIEngine:
                 )
                 self.limiter.on_rate_limited(delay)
                 last_error = f"429 rate limited: {e.message}"
+                if rate_limited < llm.max_rate_limited:
+                    # A 429 is the endpoint pacing us (the limiter has shrunk and Retry-After is
+                    # honoured), not a fault: it does not use up the attempts kept for 5xx/timeouts.
+                    rate_limited += 1
+                    attempt -= 1
             except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
                 call.latency_ms = int((time.monotonic() - t0) * 1000)
                 call.outcome = "error"

@@ -45,7 +45,10 @@ class LLMSettings(_Section):
     model: str = Field("gpt-4o-mini", description="Model name (Azure: the deployment name).")
     concurrency: int = Field(4, ge=1, le=256, description="Most model requests in flight at once.")
     timeout_seconds: float = Field(60.0, gt=0, description="Per-request timeout; the client's 600 s default is far too long.")
-    max_attempts: int = Field(4, ge=1, le=20, description="Attempts per request on 429 / 5xx / timeout.")
+    max_attempts: int = Field(6, ge=1, le=20, description="Attempts per request on 5xx / timeout (and 429 beyond max_rate_limited).")
+    max_rate_limited: int = Field(
+        20, ge=0, le=200, description="Transient 429s per request that do not count as failed attempts (each waits Retry-After)."
+    )
     max_retry_after_seconds: float = Field(60.0, gt=0, description="Upper bound on a server's Retry-After.")
     context_tokens: int = Field(16000, ge=512, description="Context window of the model, in tokens.")
     context_tokens_by_model: dict[str, int] = Field(

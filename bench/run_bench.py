@@ -1,0 +1,449 @@
+"""Benchmark `teichaku run` from outside, against a local OpenAI-compatible server.
+
+    .venv/bin/python bench/run_bench.py                      # every scenario of issue 6
+    .venv/bin/python bench/run_bench.py --scenario saturate -n 480 --modes direct,prefect
+    .venv/bin/python bench/run_bench.py --scenario saturate -n 16 --json   # what the smoke test runs
+
+Each scenario builds a fresh workspace with synthetic Japanese documents (bench/corpus.py),
+starts `python -m teichaku.fake_endpoint` with a fixed latency and a concurrency cap, runs the
+real CLI (`teichaku run`) as a subprocess, and reports:
+
+- whole: wall time of the `teichaku run` process, start to exit, as a ratio to the floor
+  N x latency / cap (what the endpoint allows);
+- window: first model request received to the last answer (last request + latency), same floor;
+- documents per second, peak memory (PSS summed over the teichaku process tree, and the largest
+  single process RSS, polled from /proc), outcomes.
+
+The discovery scenario lists a 10,000-file backlog and checks it against the store in-process
+(the same functions `teichaku run` calls), timed alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(
+    0, str(ROOT)
+)  # run as a script: `tests.builders` and `bench.corpus` import from the repo
+
+from bench.corpus import SPEC_IDS, kind_for, write_document  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Result:
+    scenario: str
+    mode: str
+    n: int
+    latency: float
+    cap: int
+    concurrency: int
+    floor_s: float
+    whole_s: float
+    window_s: float | None
+    whole_ratio: float
+    window_ratio: float | None
+    docs_per_s: float
+    peak_pss_mb: float  # the teichaku process tree (main, forkserver, PDF readers), PSS summed
+    peak_rss_mb: float  # the largest single process
+    requests: int
+    statuses: dict[str, int]
+    outcomes: dict[str, int]
+    exit_code: int
+    notes: list[str] = field(default_factory=list)
+
+
+# -- workspace ----------------------------------------------------------------------------------
+
+
+def make_workspace(root: Path) -> tuple[Path, dict[str, Path]]:
+    from teichaku.settings import load_settings
+    from teichaku.specs import load_specs
+    from teichaku.workspace import folders_for, init_workspace
+
+    ws = root / "ws"
+    settings = load_settings(ws)
+    specs = load_specs(ws)
+    init_workspace(ws, specs, settings)
+    return ws, {s.spec.id: folders_for(settings, s.spec).inbox for s in specs}
+
+
+def outcome_counts(ws: Path) -> dict[str, int]:
+    """What is on disk and in the store after the run: the truth, not the CLI's summary."""
+    from kpi.store import Store
+    from teichaku.settings import load_settings
+
+    settings = load_settings(ws)
+    counts: dict[str, int] = {}
+    store = Store(settings.database_url or "")
+    try:
+        for d in store.documents():
+            counts[d.status] = counts.get(d.status, 0) + 1
+    finally:
+        store.dispose()
+    counts["draft_files"] = sum(1 for _ in ws.rglob("*.draft.md"))
+    counts["left_in_inbox"] = sum(1 for p in ws.glob("*/*/受付/**/*") if p.is_file())
+    return counts
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def start_endpoint(args: list[str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "teichaku.fake_endpoint", "--no-keep-requests", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http"):
+        proc.kill()
+        raise RuntimeError(f"fake endpoint did not start: {url!r}")
+    return proc, url
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def endpoint_stats(url: str) -> dict:
+    base = url.rsplit("/v1", 1)[0]
+    with urllib.request.urlopen(f"{base}/_fake/stats", timeout=10) as r:
+        return json.load(r)
+
+
+def _tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(PSS summed over `pid` and its descendants, largest single RSS), from /proc. PSS splits
+    pages shared by the forkserver's children, so the sum is what the tree really holds."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    pss_total, rss_max, stack = 0, 0, [pid]
+    while stack:
+        p = stack.pop()
+        stack.extend(children.get(p, []))
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss_max = max(rss_max, int(line.split()[1]))
+                    elif line.startswith("Pss:"):
+                        pss_total += int(line.split()[1])
+        except OSError:
+            continue
+    return pss_total, rss_max
+
+
+def run_cli(ws: Path, env: dict[str, str], mode: str) -> tuple[float, float, float, int, str]:
+    """(wall seconds, peak tree PSS MB, peak process RSS MB, exit code, output tail) of one `teichaku run`."""
+    cmd = [str(BIN / "teichaku"), "run", "--workspace", str(ws), "--orchestration", mode]
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    peak = [0, 0]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            pss, rss = _tree_memory_kb(proc.pid)
+            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
+            done.wait(0.05)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    out, _ = proc.communicate()
+    wall = time.monotonic() - started
+    done.set()
+    poller.join()
+    return wall, peak[0] / 1024, peak[1] / 1024, proc.returncode, out[-3000:]
+
+
+def cli_env(url: str, concurrency: int, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEICHAKU_", "OPENAI_"))}
+    env.update(
+        OPENAI_BASE_URL=url,
+        OPENAI_API_KEY="bench-not-a-key",
+        TEICHAKU_LLM__ENGINE="openai",
+        TEICHAKU_LLM__CONCURRENCY=str(concurrency),
+        COLUMNS="120",
+    )
+    env.update(extra)
+    return env
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+def measure(
+    name: str,
+    mode: str,
+    *,
+    build,  # (inboxes) -> int documents expected to reach the model
+    n_floor: int,
+    latency: float,
+    cap: int,
+    concurrency: int,
+    endpoint_args: list[str],
+    extra_env: dict[str, str],
+) -> Result:
+    root = Path(tempfile.mkdtemp(prefix=f"teichaku-bench-{name}-"))
+    try:
+        ws, inboxes = make_workspace(root)
+        build(inboxes)
+        ep, url = start_endpoint(
+            ["--latency", str(latency), "--max-concurrency", str(cap), *endpoint_args]
+        )
+        try:
+            wall, pss, rss, code, tail = run_cli(ws, cli_env(url, concurrency, extra_env), mode)
+            stats = endpoint_stats(url)
+        finally:
+            stop(ep)
+        floor = n_floor * latency / cap
+        window = None
+        if stats["first_call"] is not None:
+            window = stats["last_call"] + latency - stats["first_call"]
+        outcomes = outcome_counts(ws)
+        notes = [] if code == 0 else [f"exit {code}: {tail[-800:]}"]
+        return Result(
+            scenario=name,
+            mode=mode,
+            n=n_floor,
+            latency=latency,
+            cap=cap,
+            concurrency=concurrency,
+            floor_s=floor,
+            whole_s=wall,
+            window_s=window,
+            whole_ratio=wall / floor,
+            window_ratio=None if window is None else window / floor,
+            docs_per_s=outcomes.get("draft_files", 0) / wall,
+            peak_pss_mb=pss,
+            peak_rss_mb=rss,
+            requests=stats["count"],
+            statuses=stats["statuses"],
+            outcomes=outcomes,
+            exit_code=code,
+            notes=notes,
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def build_short(n: int):
+    def build(inboxes: dict[str, Path]) -> None:
+        for i in range(n):
+            spec_id = SPEC_IDS[i % len(SPEC_IDS)]
+            write_document(inboxes[spec_id], i, spec_id, kind_for(i))
+
+    return build
+
+
+def build_foundation_corpus(inboxes: dict[str, Path]) -> None:
+    # The foundation issue's held-out corpus (good, broken, hostile and huge files), as its test builds it.
+    from tests.flows.test_intake import _corpus
+
+    _corpus(inboxes["sales/meeting_minutes"])
+
+
+def build_long_pdf(inboxes: dict[str, Path]) -> None:
+    from tests import builders
+
+    builders.make_long_pdf(inboxes["sales/meeting_minutes"] / "300ページ.pdf", n_pages=300)
+
+
+def discovery(n: int = 10_000) -> dict:
+    """List an n-file backlog and check it against a store that knows every tenth file."""
+    from flows.batch import discover_ready
+    from tasks.pipeline import open_batch
+    from teichaku.settings import load_settings
+    from teichaku.specs import load_specs
+
+    root = Path(tempfile.mkdtemp(prefix="teichaku-bench-discovery-"))
+    try:
+        ws, inboxes = make_workspace(root)
+        ids = list(inboxes)
+        for i in range(n):
+            folder = inboxes[ids[i % len(ids)]] / f"{i // 1000:02d}"
+            folder.mkdir(exist_ok=True)
+            (folder / f"メモ-{i:05d}.txt").write_text(f"本文 {i}\n", encoding="utf-8")
+        settings = load_settings(ws, llm={"engine": "offline"})
+        ctx = open_batch(settings, load_specs(ws))
+        try:
+            found = discover_ready(ctx)
+            for i, f in enumerate(found[::10]):  # a store that has drafted every tenth file before
+                claim = ctx.store.claim(
+                    spec_id=f.spec_id,
+                    spec_version=1,
+                    department="bench",
+                    content_hash=f"{i:064d}",
+                    name=f.name_nfc,
+                    rel_path=f.rel_nfc,
+                    size=f.size,
+                    worker=ctx.worker,
+                    lease_seconds=60,
+                    mtime_ns=f.mtime_ns,
+                )
+                ctx.store.mark_drafted(
+                    claim.document_id,
+                    draft_md=f.path,
+                    draft_docx=f.path,
+                    engine="offline",
+                    model="-",
+                    chunks=1,
+                    minutes_saved_est=0,
+                )
+            started = time.monotonic()
+            found = discover_ready(ctx)
+            known = ctx.store.known_files()
+            skip = sum(
+                1
+                for f in found
+                if known.get((f.spec_id, f.rel_nfc), ())[:2] == (f.size, f.mtime_ns)
+            )
+            seconds = time.monotonic() - started
+        finally:
+            ctx.store.dispose()
+        return {
+            "scenario": "discovery",
+            "files": len(found),
+            "known": skip,
+            "seconds": round(seconds, 3),
+        }
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+SCENARIOS = ("saturate", "overcap", "faults", "long", "discovery")
+
+
+def run_scenario(name: str, mode: str, n: int, latency: float, cap: int, ner: bool) -> Result:
+    extra = {} if ner else {"TEICHAKU_GUARD__NER": "false"}
+    common = dict(latency=latency, cap=cap, extra_env=extra)
+    if name == "saturate":
+        return measure(
+            name, mode, build=build_short(n), n_floor=n, concurrency=cap, endpoint_args=[], **common
+        )
+    if name == "overcap":
+        return measure(
+            name,
+            mode,
+            build=build_short(n),
+            n_floor=n,
+            concurrency=2 * cap,
+            endpoint_args=["--over-capacity", "429", "--retry-after-ms", "0"],
+            **common,
+        )
+    if name == "faults":
+        # The foundation corpus drafts 8 documents (one of them 300 pages, in chunks).
+        return measure(
+            name,
+            mode,
+            build=build_foundation_corpus,
+            n_floor=8,
+            concurrency=cap,
+            endpoint_args=[
+                "--fail-429",
+                "0.25",
+                "--fail-500",
+                "0.10",
+                "--fail-hang",
+                "0.03",
+                "--context-tokens",
+                "6000",
+            ],
+            extra_env={
+                **extra,
+                "TEICHAKU_LLM__TIMEOUT_SECONDS": "5",
+                "TEICHAKU_LLM__CONTEXT_TOKENS": "6000",
+            },
+            latency=latency,
+            cap=cap,
+        )
+    if name == "long":
+        return measure(
+            name,
+            mode,
+            build=build_long_pdf,
+            n_floor=1,
+            concurrency=cap,
+            endpoint_args=["--context-tokens", "16000"],
+            **common,
+        )
+    raise ValueError(name)
+
+
+def fmt(r: Result) -> str:
+    window = f"{r.window_s:6.2f} s ({r.window_ratio:.2f}x)" if r.window_s is not None else "      -"
+    return (
+        f"{r.scenario:9} {r.mode:8} n={r.n:<4} conc={r.concurrency:<3} floor {r.floor_s:6.2f} s | "
+        f"whole {r.whole_s:6.2f} s ({r.whole_ratio:.2f}x) | window {window} | "
+        f"{r.docs_per_s:5.1f} docs/s | peak tree PSS {r.peak_pss_mb:4.0f} MB, process RSS {r.peak_rss_mb:4.0f} MB | requests {r.requests} "
+        f"{r.statuses} | {r.outcomes}" + (f" | {'; '.join(r.notes)}" if r.notes else "")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--scenario", action="append", choices=[*SCENARIOS, "all"], help="repeatable; default all"
+    )
+    p.add_argument("-n", type=int, default=480, help="documents for saturate / overcap")
+    p.add_argument("--latency", type=float, default=0.25)
+    p.add_argument("--cap", type=int, default=8, help="requests the endpoint serves at once")
+    p.add_argument(
+        "--modes", default="direct,prefect", help="orchestration modes to run, comma-separated"
+    )
+    p.add_argument(
+        "--no-ner", action="store_true", help="run with TEICHAKU_GUARD__NER=false (GiNZA off)"
+    )
+    p.add_argument("--discovery-files", type=int, default=10_000)
+    p.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
+    a = p.parse_args(argv)
+    chosen = SCENARIOS if not a.scenario or "all" in a.scenario else tuple(a.scenario)
+    print(f"# {os.cpu_count()} CPUs; guard NER {'off' if a.no_ner else 'on'}", file=sys.stderr)
+    for name in chosen:
+        if name == "discovery":
+            d = discovery(a.discovery_files)
+            print(
+                json.dumps(d)
+                if a.json
+                else f"discovery {d['files']} files ({d['known']} known): {d['seconds']:.2f} s"
+            )
+            continue
+        for mode in a.modes.split(","):
+            r = run_scenario(name, mode, a.n, a.latency, a.cap, ner=not a.no_ner)
+            print(json.dumps(asdict(r), ensure_ascii=False) if a.json else fmt(r), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The intake batch, composed once: scan feedback, discover, process every document, summarise.
+
+Two runners share this composition and differ only in how a document is submitted:
+- `flows/intake.py` (Prefect): every document is a Prefect task, visible in the UI;
+- `run_direct` below: the same plain functions on a thread pool, without importing Prefect.
+
+This module must not import Prefect: the direct runner exists because Prefect's import (~3 s)
+and its temporary in-process server (~13 s start and stop) cost more than a whole batch of
+short documents against a fast endpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tasks.discover import discover
+from tasks.pipeline import BatchContext, inboxes, open_batch, process_document, warm_up
+from teichaku.errors import EngineUnavailable
+from teichaku.models import BatchSummary, DiscoveredFile, DocumentOutcome
+from teichaku.settings import Settings
+from teichaku.specs import load_specs
+
+# Listeners for per-document progress (the CLI's progress bar). Module-level, because flow
+# parameters must stay serialisable for deployments; flows/intake.py re-exports these lists.
+PROGRESS: list[Callable[[DocumentOutcome], None]] = []
+DISCOVERED: list[Callable[[int], None]] = []
+
+
+class Pending(Protocol):
+    """What a submit returns: concurrent.futures.Future and PrefectFuture both fit."""
+
+    def result(self) -> DocumentOutcome: ...
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How each step runs: plain calls, or Prefect tasks (which add names, tags and retries)."""
+
+    scan_feedback: Callable[..., Any]
+    discover: Callable[[BatchContext], list[DiscoveredFile]]
+    submit: Callable[[DiscoveredFile, BatchContext], Pending]
+    wait: Callable[[list[Pending]], Any]
+
+
+def discover_ready(ctx: BatchContext) -> list[DiscoveredFile]:
+    """List ready files in every spec's inbox."""
+    return discover(
+        inboxes(ctx), ctx.settings.workspace, quiet_seconds=ctx.settings.intake.quiet_seconds
+    )
+
+
+def collect(
+    futures: Sequence[Pending], found: Sequence[DiscoveredFile]
+) -> tuple[list[DocumentOutcome], str | None]:
+    """Outcomes in discovery order; a permanent engine failure (quota) stops the batch, not the others."""
+    outcomes: list[DocumentOutcome] = []
+    stopped: str | None = None
+    for fut, f in zip(futures, found, strict=True):
+        try:
+            outcomes.append(fut.result())
+        except EngineUnavailable as e:
+            stopped = str(e)
+            outcomes.append(
+                DocumentOutcome(spec_id=f.spec_id, name=f.name_nfc, status="pending", reason=str(e))
+            )
+    return outcomes, stopped
+
+
+def run_batch(settings: Settings, steps: Steps) -> BatchSummary:
+    """Process every ready document in the workspace once (the body of both runners)."""
+    started = time.monotonic()
+    # GiNZA (~5 s) and the PDF forkserver load in the background while the store opens and the
+    # inboxes are listed, instead of inside the first documents.
+    warm_up(settings)
+    ctx = open_batch(settings, load_specs(settings.workspace))
+    ctx.on_done = lambda o: [cb(o) for cb in PROGRESS]
+    try:
+        steps.scan_feedback(
+            settings, list(ctx.specs.values()), ctx.store
+        )  # 採用/不採用 moves since the last run
+        found = steps.discover(ctx)
+        ctx.known = ctx.store.known_files()
+        for cb in DISCOVERED:
+            cb(len(found))
+        futures = [steps.submit(f, ctx) for f in found]
+        steps.wait(futures)
+        outcomes, stopped = collect(futures, found)
+    finally:
+        ctx.store.dispose()
+    return BatchSummary(
+        workspace=str(settings.workspace),
+        engine=getattr(ctx.engine, "name", settings.engine),
+        model=getattr(ctx.engine, "model", settings.llm.model),
+        outcomes=outcomes,
+        stopped_reason=stopped,
+        seconds=time.monotonic() - started,
+    )
+
+
+def pool_size(settings: Settings) -> int:
+    """Enough workers to keep `llm.concurrency` requests in flight while others parse and render."""
+    return max(4, settings.llm.concurrency * 2)
+
+
+def run_direct(settings: Settings) -> BatchSummary:
+    """The batch on a plain thread pool: same steps and outcomes as the Prefect flow, no Prefect."""
+    from tasks.feedback import scan_feedback
+
+    with ThreadPoolExecutor(
+        max_workers=pool_size(settings), thread_name_prefix="teichaku-doc"
+    ) as pool:
+        steps = Steps(
+            scan_feedback=scan_feedback,
+            discover=discover_ready,
+            submit=lambda f, ctx: pool.submit(process_document, f, ctx),
+            wait=lambda futures: [f.exception() for f in futures],
+        )
+        return run_batch(settings, steps)
