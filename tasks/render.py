@@ -244,8 +244,19 @@ def _mark_header_row(row: Any) -> None:
     trpr.append(el)
 
 
+# Style ids of python-docx's default template. Setting w:pStyle by id skips python-docx's lookup
+# by display name, an XPath scan over every style per paragraph that dominated render time.
+_STYLE_IDS = {"Title": "Title", "Heading 1": "Heading1", "List Bullet": "ListBullet"}
+
+
+def _para(doc: Any, text: str, style: str) -> Any:
+    p = doc.add_paragraph(text)
+    p._p.style = _STYLE_IDS[style]
+    return p
+
+
 def _add_field(doc: Any, field: OutputField, value: Any) -> None:
-    doc.add_heading(_one_line(field.title), level=1)
+    _para(doc, _one_line(field.title), "Heading 1")
     if field.kind == "text":
         text = clean_text(_as_text(value)).strip()
         paras = [p.strip("\n") for p in re.split(r"\n[ \t\u3000]*\n", text) if p.strip()]
@@ -258,7 +269,7 @@ def _add_field(doc: Any, field: OutputField, value: Any) -> None:
         if not items:
             doc.add_paragraph(EMPTY)
         for item in items:
-            doc.add_paragraph(item, style="List Bullet")
+            _para(doc, item, "List Bullet")
     else:
         cols = field.columns or []
         rows = _as_rows(value, [c.name for c in cols])
@@ -277,13 +288,13 @@ def _add_field(doc: Any, field: OutputField, value: Any) -> None:
 
 
 def _add_rules(doc: Any, spec: PromptSpec) -> None:
-    doc.add_heading(RULES_HEADING, level=1)
+    _para(doc, RULES_HEADING, "Heading 1")
     duty, forbidden, owner = _rules_lines(spec)
     _add_label_line(doc, "確認の義務", duty)
     if forbidden:
         _add_label_line(doc, "入力してはいけないもの", "")
         for item in forbidden:
-            doc.add_paragraph(item, style="List Bullet")
+            _para(doc, item, "List Bullet")
     _add_label_line(doc, "問い合わせ先", owner)
 
 
@@ -306,7 +317,7 @@ def render_docx(spec: PromptSpec, output: dict[str, Any], meta: DraftMeta) -> by
     for label, value in _header_lines(spec, meta):
         _add_label_line(doc, label, value)
 
-    doc.add_heading(_one_line(spec.title), level=0)
+    _para(doc, _one_line(spec.title), "Title")
     for field in spec.output:
         _add_field(doc, field, output.get(field.name))
     _add_rules(doc, spec)
