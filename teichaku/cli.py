@@ -127,7 +127,7 @@ class _quiet_prefect_exit:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def _print_summary(summary, workspace: Path) -> None:
+def _print_summary(summary, settings) -> None:
     from rich.table import Table
 
     t = Table(title="取り込み結果 / intake summary")
@@ -143,7 +143,13 @@ def _print_summary(summary, workspace: Path) -> None:
         t.add_row(label, str(summary.count(status)))
     t.add_row("推定削減時間 minutes saved (est.)", f"{summary.minutes_saved:.0f} 分")
     console.print(t)
-    console.print(f"engine: {summary.engine} / {summary.model}  ·  {summary.seconds:.1f} s")
+    mode = settings.orchestration.resolved()
+    where = (
+        "Prefect (flow run in the Prefect UI)"
+        if mode == "prefect"
+        else "direct, without Prefect (set PREFECT_API_URL or --orchestration prefect to record a flow run)"
+    )
+    console.print(f"engine: {summary.engine} / {summary.model}  ·  {summary.seconds:.1f} s  ·  orchestration: {where}")
     for o in summary.outcomes:
         if o.status in ("quarantined", "pending"):
             console.print(f"  [yellow]{o.status}[/] {o.spec_id} {o.name}: {o.reason}")
@@ -178,7 +184,7 @@ def run(
         settings.orchestration.mode = orchestration
     _specs(workspace)  # fail early, with the file and field, on a broken spec
     summary = _run_batch(settings)
-    _print_summary(summary, workspace)
+    _print_summary(summary, settings)
     if summary.stopped_reason:
         raise typer.Exit(3)
 
@@ -208,7 +214,7 @@ def demo(
         write_samples(s.spec.id, folders_for(settings, s.spec).inbox)
     console.print(f"[bold]デモ用ワークスペース / demo workspace:[/] {root}")
     summary = _run_batch(settings)
-    _print_summary(summary, root)
+    _print_summary(summary, settings)
     console.print("\n[bold]下書き / drafts:[/]")
     for o in summary.outcomes:
         if o.draft:
