@@ -373,6 +373,15 @@ class Store:
         """Engine outage: the original stays in the inbox and the next run tries again."""
         self._finish(document_id, status="pending", reason=reason, detail=detail)
 
+    def release_claim(self, document_id: int, *, detail: str) -> None:
+        """Give a claim back without an outcome (the file went away), unless it was finished."""
+        with self.session() as s:
+            s.execute(
+                update(Document)
+                .where(Document.id == document_id, Document.status == "claimed")
+                .values(status="pending", detail=detail, claimed_by=None, lease_until=None, updated_at=utcnow())
+            )
+
     def record_refusal(
         self,
         *,

@@ -186,7 +186,11 @@ def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
         return DocumentOutcome(**base, status="skipped", reason="別のワーカーが処理中です。")
     if claim.outcome == "done":
         # Identical bytes were drafted before: no second draft, no second model call.
-        archive_original(found.path, folders.archive, found.rel_nfc)
+        try:
+            archive_original(found.path, folders.archive, found.rel_nfc)
+        except FileNotFoundError:
+            # The worker that drafted it archived this very file between our hash and our claim.
+            return DocumentOutcome(**base, status="skipped", reason="別のワーカーが処理済みです。")
         ctx.store.count_duplicate(claim.document_id)
         return DocumentOutcome(**base, status="duplicate", reason="同じ内容のファイルは処理済みです。")
 
@@ -196,6 +200,10 @@ def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
         moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
         ctx.store.mark_quarantined(claim.document_id, reason=refusal.reason_ja, detail=refusal.detail, path=moved)
         return DocumentOutcome(**base, status="quarantined", reason=refusal.reason_ja)
+    except FileNotFoundError as e:
+        # Moved away mid-way by a person: nothing is lost, and a later scan handles it if it returns.
+        ctx.store.release_claim(claim.document_id, detail=str(e))
+        return DocumentOutcome(**base, status="skipped", reason="処理中にファイルが移動されました。")
     except EngineUnavailable as e:
         ctx.store.mark_pending(claim.document_id, reason=PENDING_REASON_JA, detail=str(e))
         if e.permanent:
