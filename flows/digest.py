@@ -100,7 +100,7 @@ def digest_flow(
     week = week or previous_week(settings.digest.timezone)
     parse_week(week)
     report = compute_kpis_task(settings, week)
-    mail = build_digest(report)
+    mail = build_digest(report, settings.digest.catalog_url)
     publish_artifacts_task(report, mail)
     if send is False or (send is None and not settings.smtp.host):
         return None

@@ -20,11 +20,14 @@ from html import escape
 from typing import Any
 
 from kpi.metrics import Figures, KpiReport
+from teichaku.catalog import index_url, spec_page_url
 
 EST_COLOR = "#2563eb"  # estimated (推定)
 CONF_COLOR = "#059669"  # confirmed (確定)
 TRACK_COLOR = "#e5e7eb"
 FONT = "'Meiryo','Yu Gothic','Hiragino Sans','Noto Sans CJK JP',sans-serif"
+CATALOG_LINK = "プロンプト集（部署別の使い方）"
+HOWTO_LINK = "使い方・例を見る"
 
 EST_NOTE = "推定＝各仕様の基準時間（手作業の所要時間）から確認時間を引いた値を、作成された下書きすべてに当てはめたもの。"
 CONF_NOTE = (
@@ -96,7 +99,7 @@ def _rollout_rule(report: KpiReport) -> str:
 # -- plain text -------------------------------------------------------------------------------
 
 
-def render_text(report: KpiReport) -> str:
+def render_text(report: KpiReport, catalog_url: str | None = None) -> str:
     h = report.headline
     out = [
         f"teichaku 週次レポート {week_title(report)}",
@@ -141,8 +144,12 @@ def render_text(report: KpiReport) -> str:
                 f"  ・{s.from_department_name}の「{s.spec_title}」は採用 {s.adopted} 件・採用率 {rate(s.adoption_rate)}。"
                 f"まだ使っていない部署: {'、'.join(s.to_department_names)}"
             )
+            if catalog_url:
+                out.append(f"    {HOWTO_LINK}: {spec_page_url(catalog_url, s.spec_id)}")
     else:
         out.append("  条件を満たす仕様はまだありません。")
+    if catalog_url:
+        out.append(f"  {CATALOG_LINK}: {index_url(catalog_url)}")
     out += [
         "",
         f"■ 月間活用ランキング（{month_title(report)}、{report.week_end.month}/{report.week_end.day} まで）",
@@ -233,7 +240,11 @@ def _tile(label: str, value: str, unit: str, color: str, key: str) -> str:
     )
 
 
-def render_html(report: KpiReport) -> str:
+def _link(url: str, label: str) -> str:
+    return f'<a href="{escape(url)}" style="color:{EST_COLOR};">{escape(label)}</a>'
+
+
+def render_html(report: KpiReport, catalog_url: str | None = None) -> str:
     h = report.headline
     e = escape
     tiles = (
@@ -359,7 +370,13 @@ def render_html(report: KpiReport) -> str:
             + "".join(
                 f"<li style='margin-bottom:6px;'><b>{e(s.from_department_name)}</b>の「{e(s.spec_title)}」は"
                 f"採用 {s.adopted} 件・採用率 {rate(s.adoption_rate)}。まだ使っていない部署："
-                f"<b>{e('、'.join(s.to_department_names))}</b></li>"
+                f"<b>{e('、'.join(s.to_department_names))}</b>"
+                + (
+                    f"（{_link(spec_page_url(catalog_url, s.spec_id), HOWTO_LINK)}）"
+                    if catalog_url
+                    else ""
+                )
+                + "</li>"
                 for s in report.suggestions
             )
             + "</ul>"
@@ -367,6 +384,11 @@ def render_html(report: KpiReport) -> str:
     else:
         tries = '<p style="font-size:13px;">条件を満たす仕様はまだありません。</p>'
     tries += f'<p style="font-size:12px;color:#6b7280;">条件: {e(_rollout_rule(report))}</p>'
+    if catalog_url:
+        tries += (
+            f'<p data-link="catalog" style="font-size:13px;margin:8px 0 0 0;">'
+            f"{_link(index_url(catalog_url), CATALOG_LINK)}</p>"
+        )
     ranking = _table(
         ["順位", "部署", "下書き", "採用", "確定(時間)", "推定(時間)"],
         [
@@ -443,7 +465,7 @@ def _md_row(cells: list[Any]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
-def render_markdown(report: KpiReport) -> str:
+def render_markdown(report: KpiReport, catalog_url: str | None = None) -> str:
     h = report.headline
     out = [
         f"# teichaku 週次レポート {week_title(report)}",
@@ -490,8 +512,11 @@ def render_markdown(report: KpiReport) -> str:
     out += ["", "## 次に試すこと（横展開）", ""]
     out += [
         f"- {s.from_department_name}「{s.spec_title}」採用 {s.adopted} 件・{rate(s.adoption_rate)} → {'、'.join(s.to_department_names)}"
+        + (f"（[{HOWTO_LINK}]({spec_page_url(catalog_url, s.spec_id)})）" if catalog_url else "")
         for s in report.suggestions
     ] or [f"- 条件（{_rollout_rule(report)}）を満たす仕様はまだありません"]
+    if catalog_url:
+        out += ["", f"[{CATALOG_LINK}]({index_url(catalog_url)})"]
     out += [
         "",
         f"## 月間活用ランキング（{month_title(report)}）",
@@ -510,13 +535,15 @@ def render_markdown(report: KpiReport) -> str:
 # -- the message ----------------------------------------------------------------------------------
 
 
-def build_digest(report: KpiReport) -> DigestMail:
+def build_digest(report: KpiReport, catalog_url: str | None = None) -> DigestMail:
+    """The digest of one report; with `catalog_url` (digest.catalog_url) every part links to the
+    published catalogue and each roll-out suggestion to its spec's page."""
     return DigestMail(
         week=report.week,
         subject=build_subject(report),
-        text=render_text(report),
-        html=render_html(report),
-        markdown=render_markdown(report),
+        text=render_text(report, catalog_url),
+        html=render_html(report, catalog_url),
+        markdown=render_markdown(report, catalog_url),
     )
 
 

@@ -216,6 +216,19 @@ class KpiRow(Figures):
     spec_title: str
 
 
+class VersionRow(Figures):
+    """One spec version's figures in the week, so the DX office can compare v3 with v2."""
+
+    week: str
+    department: str
+    department_name: str
+    spec_id: str
+    spec_title: str
+    spec_version: int | None = Field(
+        description="The spec version the documents were drafted with; None: no documents this week"
+    )
+
+
 class DepartmentRow(Figures):
     week: str
     department: str
@@ -279,6 +292,9 @@ class KpiReport(BaseModel):
     headline: Figures
     departments: list[DepartmentRow]
     rows: list[KpiRow]
+    versions: list[VersionRow] = Field(
+        description="The rows split by spec version (week x department x spec x version)"
+    )
     trend: list[TrendPoint]
     ranking: list[RankingRow]
     success_cases: list[SuccessCase]
@@ -287,7 +303,7 @@ class KpiReport(BaseModel):
 
 
 _FRAME_COLUMNS = [
-    "id", "department", "spec_id", "status", "owner", "created_at", "minutes_est", "draft_md",
+    "id", "department", "spec_id", "spec_version", "status", "owner", "created_at", "minutes_est", "draft_md",
     "draft_name", "verdict", "minutes_spent", "baseline_minutes", "feedback_path", "tokens", "cost",
 ]  # fmt: skip
 
@@ -311,6 +327,7 @@ def kpi_frame(store: Store, options: KpiOptions) -> pd.DataFrame:
                 "id": d.id,
                 "department": d.department,
                 "spec_id": d.spec_id,
+                "spec_version": d.spec_version,
                 "status": d.status,
                 "owner": d.owner,
                 "created_at": d.created_at,
@@ -411,6 +428,20 @@ def compute_report(
         for sid in all_specs
     ]
     rows.sort(key=lambda r: (r.department, r.spec_id))
+    versions = [
+        VersionRow(
+            week=week,
+            department=spec_dept[sid],
+            department_name=name(spec_dept[sid]),
+            spec_id=sid,
+            spec_title=title(sid),
+            spec_version=version,
+            **_figs(g),
+        )
+        for sid in all_specs
+        for version, g in _by_version(this_week[this_week["spec_id"] == sid])
+    ]
+    versions.sort(key=lambda r: (r.department, r.spec_id, r.spec_version or 0))
     departments = [
         DepartmentRow(
             week=week,
@@ -463,12 +494,21 @@ def compute_report(
         headline=_figures(this_week),
         departments=departments,
         rows=rows,
+        versions=versions,
         trend=trend,
         ranking=ranking,
         success_cases=_success_cases(window, options, name, title),
         suggestions=_suggestions(upto, all_depts, options, name, title),
         people=_people(this_week, week, name) if options.per_person else None,
     )
+
+
+def _by_version(spec_week: pd.DataFrame) -> list[tuple[int | None, pd.DataFrame]]:
+    """One spec's documents of the week per spec version; a spec unused this week still gets one
+    (all-zero) row, as in `rows`, so every spec stays visible in the version table."""
+    if spec_week.empty:
+        return [(None, spec_week)]
+    return [(int(v), g) for v, g in spec_week.groupby("spec_version", sort=True)]
 
 
 def _success_cases(
@@ -596,6 +636,8 @@ def _people(this_week: pd.DataFrame, week: str, name: Any) -> list[PersonRow]:
     ]
 
 
-def report_rows_frame(report: KpiReport) -> pd.DataFrame:
-    """The week x department x spec table, as for `teichaku kpi --csv` and the Prefect table artifact."""
-    return pd.DataFrame([r.model_dump() for r in report.rows], columns=list(KpiRow.model_fields))
+def report_versions_frame(report: KpiReport) -> pd.DataFrame:
+    """The week x department x spec x version table, as for `teichaku kpi --csv`."""
+    return pd.DataFrame(
+        [r.model_dump() for r in report.versions], columns=list(VersionRow.model_fields)
+    ).astype({"spec_version": "Int64"})  # a missing version must not turn 2 into 2.0 in the CSV

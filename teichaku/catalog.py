@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -175,6 +176,23 @@ def build_example(loaded: LoadedSpec, settings: Settings) -> Example | None:
 
 def page_name(spec_id: str) -> str:
     return spec_id.replace("/", "__") + ".html"
+
+
+def _published_root(catalog_url: str) -> str:
+    # People paste either the folder or its index.html; spec pages sit beside index.html either way.
+    root = catalog_url.strip().rstrip("/")
+    return root.removesuffix("/" + INDEX)
+
+
+def index_url(catalog_url: str) -> str:
+    """The catalogue's index page where it is published (digest.catalog_url). index.html is named
+    explicitly because a file share shows a folder listing, not the index, for a folder link."""
+    return f"{_published_root(catalog_url)}/{INDEX}"
+
+
+def spec_page_url(catalog_url: str, spec_id: str) -> str:
+    """A spec's page where the catalogue is published (digest.catalog_url), for links from the digest."""
+    return f"{_published_root(catalog_url)}/{quote(page_name(spec_id))}"
 
 
 def _env() -> Environment:

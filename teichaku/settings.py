@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -199,6 +199,22 @@ class DigestSettings(_Section):
     rollout_min_adoption_rate: float = Field(
         0.6, ge=0, le=1, description="横展開: and at least this share of its judged drafts adopted."
     )
+    catalog_url: str | None = Field(
+        None,
+        description=(
+            "Where the catalogue built by `teichaku catalog --out` is published (the folder holding "
+            "index.html), e.g. https://intranet.example.co.jp/teichaku/ or file://fileserver/share/site; "
+            "the digest links to it and to each suggested spec's page. Unset: no links."
+        ),
+    )
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _blank_is_unset(cls, v: str | None) -> str | None:
+        # TEICHAKU_DIGEST__CATALOG_URL= (empty) must mean "no links", not links to "/index.html".
+        if v is None:
+            return None
+        return v.strip() or None
 
 
 Policy = Literal["block", "local_only", "allow"]

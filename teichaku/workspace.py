@@ -80,6 +80,8 @@ default_policy = "block"   # 「社外秘」などの表示がある文書: bloc
 # 週次ダイジェストの宛先（環境変数 TEICHAKU_DIGEST__RECIPIENTS='["a@example.com"]' でも可）
 # recipients = ["dx@example.com"]
 timezone = "Asia/Tokyo"
+# teichaku catalog --out で作ったプロンプト集の公開場所（index.html のあるフォルダ）。ダイジェストからリンクします
+# catalog_url = "https://intranet.example.com/teichaku/"
 # [digest.managers]
 # sales = ["sales-manager@example.com"]
 

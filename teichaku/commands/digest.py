@@ -36,7 +36,7 @@ def digest(
 
     settings = _settings(workspace.expanduser().resolve())
     report = build_report(settings, week)
-    mail = build_digest(report)
+    mail = build_digest(report, settings.digest.catalog_url)
     if out:
         out = out.expanduser()
         out.parent.mkdir(parents=True, exist_ok=True)

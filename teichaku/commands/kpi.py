@@ -45,11 +45,11 @@ def kpi(
     workspace: WorkspaceOpt = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON.")] = False,
     as_csv: Annotated[
-        bool, typer.Option("--csv", help="The week x department x spec table as CSV.")
+        bool, typer.Option("--csv", help="The week x department x spec x version table as CSV.")
     ] = False,
     week: WeekOpt = None,
 ) -> None:
-    """Time saved (estimated and confirmed), adoption, active people and cost per department and spec."""
+    """Time saved (estimated and confirmed), adoption, active people and cost per department, spec and spec version."""
     if as_json and as_csv:
         _fail("--json と --csv は同時に指定できません。")
     settings = _settings(workspace.expanduser().resolve())
@@ -58,9 +58,9 @@ def kpi(
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
     if as_csv:
-        from kpi.metrics import report_rows_frame
+        from kpi.metrics import report_versions_frame
 
-        report_rows_frame(report).to_csv(sys.stdout, index=False, lineterminator="\n")
+        report_versions_frame(report).to_csv(sys.stdout, index=False, lineterminator="\n")
         return
     _print_report(report)
 
@@ -77,10 +77,11 @@ def _print_report(report: KpiReport) -> None:
         f"下書き {h.drafts} 件 / 採用 {h.adopted} 件 / 不採用 {h.rejected} 件 / 採用率 {rate(h.adoption_rate)}  ·  "
         f"利用者 {h.active_people} 人  ·  トークン {h.tokens:,} / 推定コスト {h.cost_est:.1f}{report.currency}"
     )
-    t = Table(title="部署・仕様別 / by department and spec")
+    t = Table(title="部署・仕様・版別 / by department, spec and version")
     for col in (
         "部署",
         "仕様",
+        "版",
         "受付",
         "下書き",
         "採用",
@@ -92,10 +93,12 @@ def _print_report(report: KpiReport) -> None:
         "トークン",
     ):
         t.add_column(col, justify="left" if col in ("部署", "仕様") else "right")
-    for r in report.rows:
+    # Per version, so a new prompt version's adoption can be read next to the old one's.
+    for r in report.versions:
         t.add_row(
             r.department_name,
             r.spec_id,
+            "—" if r.spec_version is None else f"v{r.spec_version}",
             str(r.documents),
             str(r.drafts),
             str(r.adopted),

@@ -22,6 +22,7 @@ from kpi.metrics import (
     SuccessCase,
     TrendPoint,
 )
+from teichaku.catalog import page_name
 from teichaku.settings import DigestSettings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,6 +47,7 @@ def _report(**over: object) -> KpiReport:
         departments=[DepartmentRow(week="2026-W48", department=d, department_name=n, drafts=2, hours_saved_est=e,
                                    hours_saved_confirmed=c) for d, n, e, c in depts],
         rows=[],
+        versions=[],
         trend=[TrendPoint(week=w, week_start=date.fromisocalendar(2026, int(w[-2:]), 1), hours_saved_est=e,
                           hours_saved_confirmed=c) for w, e, c in zip(weeks, est, conf, strict=True)],
         ranking=[RankingRow(rank=i + 1, department=d, department_name=n) for i, (d, n, _, _) in enumerate(depts)],
@@ -114,6 +116,29 @@ def test_multipart_text_and_html_with_every_section() -> None:
     assert 'data-bar="conf-2026-W48"' in html
     assert "<img" not in html  # nothing for image blocking to hide
     assert "2026-W48 ████████████████████████" in text  # the same chart in the text part
+
+
+def test_links_to_the_catalogue_and_each_suggested_spec_page() -> None:
+    mail = build_digest(_report(), catalog_url="file://fileserver/共有/プロンプト集/")
+    index = "file://fileserver/共有/プロンプト集/index.html"
+    page = "file://fileserver/共有/プロンプト集/" + page_name("sales/meeting_minutes")
+    assert f"プロンプト集（部署別の使い方）: {index}" in mail.text
+    assert f"使い方・例を見る: {page}" in mail.text
+    assert f'<a href="{index}"' in mail.html and "プロンプト集（部署別の使い方）</a>" in mail.html
+    suggestion = re.search(r"<li[^>]*>.*?商談議事録ドラフト.*?</li>", mail.html)
+    assert suggestion and f'<a href="{page}"' in suggestion.group(0)
+    assert f"]({index})" in mail.markdown and f"]({page})" in mail.markdown
+    # Pasting the index page instead of its folder gives the same links.
+    same = build_digest(_report(), catalog_url="file://fileserver/共有/プロンプト集/index.html")
+    assert same.html == mail.html and same.text == mail.text
+
+
+def test_no_links_without_a_catalogue_url() -> None:
+    mail = build_digest(_report())
+    assert "プロンプト集" not in mail.text and "プロンプト集" not in mail.html
+    assert "<a " not in mail.html and "使い方・例を見る" not in mail.text
+    assert DigestSettings().catalog_url is None
+    assert DigestSettings(catalog_url="  ").catalog_url is None
 
 
 def test_recipients_include_department_managers_once() -> None:

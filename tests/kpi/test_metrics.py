@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from kpi.metrics import KpiOptions, SpecInfo, compute_report, parse_week
+from kpi.metrics import KpiOptions, SpecInfo, compute_report, parse_week, report_versions_frame
 from kpi.store import Document, Store, worker_identity
 from teichaku.models import ModelCall
 
@@ -35,11 +35,12 @@ class Seed:
         owner: str | None = "tanaka",
         est: float = 30.0,
         body: str = "本文です。",
+        version: int = 1,
     ) -> int:
         """A drafted document created at `when` (naive UTC), with its .md on disk."""
         self.n += 1
         c = self.store.claim(
-            spec_id=spec_id, spec_version=1, department=spec_id.split("/")[0], content_hash=f"h{self.n}",
+            spec_id=spec_id, spec_version=version, department=spec_id.split("/")[0], content_hash=f"h{self.n}",
             name=f"文書{self.n}.docx", rel_path=f"文書{self.n}.docx", size=1, worker=worker_identity(), lease_seconds=60,
         )  # fmt: skip
         md = self.tmp / f"文書{self.n}.draft.md"
@@ -167,6 +168,34 @@ def test_success_cases_rank_confirmed_savings_with_an_excerpt(seed: Seed) -> Non
     assert cases[0].minutes_saved_confirmed == 30.0
     assert cases[0].excerpt == "要約：ライン2で停止30分。"
     assert _report(seed, excerpts=False).success_cases[0].excerpt is None
+
+
+def test_versions_of_one_spec_are_compared_side_by_side(seed: Seed) -> None:
+    """Does v3 get adopted more often than v2? One row per spec version in the week."""
+    when = datetime(2026, 11, 24, 3)
+    v2 = [seed.draft("sales/meeting_minutes", when, version=2) for _ in range(4)]
+    v3 = [seed.draft("sales/meeting_minutes", when, version=3) for _ in range(3)]
+    for d, verdict in zip(v2, ["adopted", "rejected", "rejected", "rejected"], strict=True):
+        seed.verdict(d, verdict)
+    for d, verdict in zip(v3, ["adopted", "adopted", "rejected"], strict=True):
+        seed.verdict(d, verdict)
+    seed.draft("sales/meeting_minutes", datetime(2026, 12, 1, 3), version=4)  # next week: not here
+    r = _report(seed)
+    sales = [v for v in r.versions if v.spec_id == "sales/meeting_minutes"]
+    got = [(v.spec_version, v.documents, v.adopted, v.rejected, v.adoption_rate) for v in sales]
+    assert got == [
+        (2, 4, 1, 3, 0.25),
+        (3, 3, 2, 1, pytest.approx(2 / 3, abs=1e-3)),
+    ]
+    assert [v.hours_saved_confirmed for v in sales] == [0.5, 1.0]
+    # The per-spec row (what the digest shows) is the sum of its versions.
+    row = next(x for x in r.rows if x.spec_id == "sales/meeting_minutes")
+    assert (row.documents, row.adopted, row.rejected) == (7, 3, 4)
+    # A spec unused this week keeps one all-zero row without a version, as in `rows`.
+    hr = [v for v in r.versions if v.spec_id == "hr/job_posting"]
+    assert [(v.spec_version, v.documents, v.adoption_rate) for v in hr] == [(None, 0, None)]
+    csv = report_versions_frame(r)
+    assert list(csv.loc[csv["spec_id"] == "sales/meeting_minutes", "spec_version"]) == [2, 3]
 
 
 def test_tokens_and_cost_count_only_remote_engines(seed: Seed) -> None:
