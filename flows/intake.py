@@ -31,7 +31,11 @@ def discover_task(ctx: BatchContext) -> list[DiscoveredFile]:
     return batch.discover_ready(ctx)
 
 
-@task(name="process-document", task_run_name="{found.spec_id}: {found.name_nfc}", cache_policy=NO_CACHE)
+@task(
+    name="process-document",
+    task_run_name="{found.spec_id}: {found.name_nfc}",
+    cache_policy=NO_CACHE,
+)
 def process_document_task(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
     """Extract, guard, generate, render and publish one document."""
     return process_document(found, ctx)
@@ -51,8 +55,12 @@ def publish_summary_task(summary: BatchSummary) -> None:
         "| 仕様 | ファイル | 結果 | 理由 |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {o.spec_id} | {o.name} | {o.status} | {o.reason or ''} |" for o in summary.outcomes]
-    create_markdown_artifact(markdown="\n".join(lines), key="intake-summary", description="teichaku intake")
+    lines += [
+        f"| {o.spec_id} | {o.name} | {o.status} | {o.reason or ''} |" for o in summary.outcomes
+    ]
+    create_markdown_artifact(
+        markdown="\n".join(lines), key="intake-summary", description="teichaku intake"
+    )
 
 
 @flow(name="teichaku-intake", flow_run_name="intake-{workspace_name}", log_prints=False)
@@ -86,6 +94,10 @@ def intake_flow(
 def run_intake(settings: Settings) -> BatchSummary:
     """Run the flow once with a thread pool sized for the endpoint: enough workers to keep
     `llm.concurrency` requests in flight while others parse and render beside them."""
-    runnable = intake_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=pool_size(settings)))
+    runnable = intake_flow.with_options(
+        task_runner=ThreadPoolTaskRunner(max_workers=pool_size(settings))
+    )
     overrides = settings.model_dump(mode="json", exclude={"workspace"}, exclude_unset=True)
-    return runnable(str(settings.workspace), workspace_name=settings.workspace.name, overrides=overrides)
+    return runnable(
+        str(settings.workspace), workspace_name=settings.workspace.name, overrides=overrides
+    )

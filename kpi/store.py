@@ -56,7 +56,9 @@ class Base(DeclarativeBase):
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("spec_id", "spec_version", "content_hash", name="uq_documents_key"),)
+    __table_args__ = (
+        UniqueConstraint("spec_id", "spec_version", "content_hash", name="uq_documents_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     spec_id: Mapped[str] = mapped_column(String(200))
@@ -66,7 +68,9 @@ class Document(Base):
     name: Mapped[str] = mapped_column(Text)
     rel_path: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
-    mtime_ns: Mapped[int | None] = mapped_column(BigInteger)  # with size and rel_path: "seen this file"
+    mtime_ns: Mapped[int | None] = mapped_column(
+        BigInteger
+    )  # with size and rel_path: "seen this file"
     # claimed -> drafted | quarantined | pending (engine outage; retried next run)
     status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
@@ -315,7 +319,9 @@ class Store:
     def count_duplicate(self, document_id: int) -> None:
         with self.session() as s:
             s.execute(
-                update(Document).where(Document.id == document_id).values(duplicates=Document.duplicates + 1)
+                update(Document)
+                .where(Document.id == document_id)
+                .values(duplicates=Document.duplicates + 1)
             )
 
     # -- outcomes -------------------------------------------------------------------------
@@ -357,7 +363,11 @@ class Store:
 
     def mark_archived(self, document_id: int, archive_path: Path) -> None:
         with self.session() as s:
-            s.execute(update(Document).where(Document.id == document_id).values(archive_path=str(archive_path)))
+            s.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(archive_path=str(archive_path))
+            )
 
     def mark_quarantined(self, document_id: int, *, reason: str, detail: str, path: Path) -> None:
         self._finish(
@@ -379,7 +389,13 @@ class Store:
             s.execute(
                 update(Document)
                 .where(Document.id == document_id, Document.status == "claimed")
-                .values(status="pending", detail=detail, claimed_by=None, lease_until=None, updated_at=utcnow())
+                .values(
+                    status="pending",
+                    detail=detail,
+                    claimed_by=None,
+                    lease_until=None,
+                    updated_at=utcnow(),
+                )
             )
 
     def record_refusal(
@@ -418,7 +434,9 @@ class Store:
             if existing is None:
                 s.add(doc)
 
-    def record_calls(self, document_id: int, spec_id: str, spec_version: int, calls: list[ModelCall]) -> None:
+    def record_calls(
+        self, document_id: int, spec_id: str, spec_version: int, calls: list[ModelCall]
+    ) -> None:
         if not calls:
             return
         with self.session() as s:
@@ -468,7 +486,9 @@ class Store:
         for _ in range(2):  # a concurrent insert of the same document: retry as an update
             try:
                 with self.session() as s:
-                    row = s.scalars(select(Feedback).where(Feedback.document_id == document_id)).first()
+                    row = s.scalars(
+                        select(Feedback).where(Feedback.document_id == document_id)
+                    ).first()
                     if row is None:
                         s.add(
                             Feedback(
@@ -485,13 +505,17 @@ class Store:
                         )
                         return True
                     same_verdict = row.verdict == verdict
-                    new_minutes = minutes_spent if minutes_spent is not None else (
-                        row.minutes_spent if same_verdict else None
+                    new_minutes = (
+                        minutes_spent
+                        if minutes_spent is not None
+                        else (row.minutes_spent if same_verdict else None)
                     )
                     if same_verdict and new_minutes == row.minutes_spent:
                         return False
                     row.verdict, row.minutes_spent, row.source = verdict, new_minutes, source
-                    row.baseline_minutes = baseline_minutes if baseline_minutes is not None else row.baseline_minutes
+                    row.baseline_minutes = (
+                        baseline_minutes if baseline_minutes is not None else row.baseline_minutes
+                    )
                     row.owner = owner or row.owner
                     row.path = path or row.path
                     row.updated_at = now
@@ -510,7 +534,13 @@ class Store:
             return s.scalars(select(Digest).where(Digest.week == week)).first()
 
     def begin_digest_send(
-        self, week: str, *, subject: str, recipients: list[str], message_id: str, resend: bool = False
+        self,
+        week: str,
+        *,
+        subject: str,
+        recipients: list[str],
+        message_id: str,
+        resend: bool = False,
     ) -> DigestSendDecision:
         """Claim the right to send this week's digest. Only one caller gets "send"; a week already
         sent, or whose last attempt may have reached the server, is not sent again unless `resend`."""
@@ -542,7 +572,11 @@ class Store:
                 return "in_progress"
             res = s.execute(
                 update(Digest)
-                .where(Digest.id == row.id, Digest.status == row.status, Digest.attempts == row.attempts)
+                .where(
+                    Digest.id == row.id,
+                    Digest.status == row.status,
+                    Digest.attempts == row.attempts,
+                )
                 .values(attempts=Digest.attempts + 1, **values)
             )
             return "send" if res.rowcount == 1 else "in_progress"
@@ -555,7 +589,12 @@ class Store:
             s.execute(
                 update(Digest)
                 .where(Digest.week == week)
-                .values(status=status, error=error, updated_at=now, sent_at=now if status == "sent" else None)
+                .values(
+                    status=status,
+                    error=error,
+                    updated_at=now,
+                    sent_at=now if status == "sent" else None,
+                )
             )
 
     # -- reads ----------------------------------------------------------------------------
@@ -584,7 +623,11 @@ class Store:
         with self.session() as s:
             rows = s.execute(
                 select(
-                    Document.spec_id, Document.rel_path, Document.size, Document.mtime_ns, Document.content_hash
+                    Document.spec_id,
+                    Document.rel_path,
+                    Document.size,
+                    Document.mtime_ns,
+                    Document.content_hash,
                 ).where(Document.status == "drafted", Document.mtime_ns.is_not(None))
             )
             return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}

@@ -122,7 +122,9 @@ def scan_inbox(
             )
 
 
-def discover(inboxes: dict[str, Path], workspace: Path, *, quiet_seconds: float = 0.0) -> list[DiscoveredFile]:
+def discover(
+    inboxes: dict[str, Path], workspace: Path, *, quiet_seconds: float = 0.0
+) -> list[DiscoveredFile]:
     """All ready files in all inboxes (spec id -> inbox)."""
     now = time.time()
     found: list[DiscoveredFile] = []

@@ -50,7 +50,9 @@ class BatchContext:
         return folders_for(self.settings, self.specs[spec_id].spec)
 
 
-def open_batch(settings: Settings, specs: list[LoadedSpec], engine: object | None = None) -> BatchContext:
+def open_batch(
+    settings: Settings, specs: list[LoadedSpec], engine: object | None = None
+) -> BatchContext:
     """Store, engine and specs for one batch. The engine is built once and shared by all documents."""
     from tasks.generate import build_engine
 
@@ -159,7 +161,9 @@ def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
     try:
         st = os.stat(read_path)
         if (st.st_size, st.st_mtime_ns) != (found.size, found.mtime_ns):
-            return DocumentOutcome(**base, status="skipped", reason="書き込み中のため次回に処理します。")
+            return DocumentOutcome(
+                **base, status="skipped", reason="書き込み中のため次回に処理します。"
+            )
         seen = ctx.known.get((spec.id, found.rel_nfc)) if ctx.known else None
         if seen is not None and seen[:2] == (found.size, found.mtime_ns):
             content_hash = seen[2]  # drafted before, unchanged since: the claim says "done" unread
@@ -192,18 +196,26 @@ def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
             # The worker that drafted it archived this very file between our hash and our claim.
             return DocumentOutcome(**base, status="skipped", reason="別のワーカーが処理済みです。")
         ctx.store.count_duplicate(claim.document_id)
-        return DocumentOutcome(**base, status="duplicate", reason="同じ内容のファイルは処理済みです。")
+        return DocumentOutcome(
+            **base, status="duplicate", reason="同じ内容のファイルは処理済みです。"
+        )
 
     try:
-        return _draft(found, read_path, ctx, loaded, folders, claim.document_id, claim.draft_stem, base)
+        return _draft(
+            found, read_path, ctx, loaded, folders, claim.document_id, claim.draft_stem, base
+        )
     except Refusal as refusal:
         moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
-        ctx.store.mark_quarantined(claim.document_id, reason=refusal.reason_ja, detail=refusal.detail, path=moved)
+        ctx.store.mark_quarantined(
+            claim.document_id, reason=refusal.reason_ja, detail=refusal.detail, path=moved
+        )
         return DocumentOutcome(**base, status="quarantined", reason=refusal.reason_ja)
     except FileNotFoundError as e:
         # Moved away mid-way by a person: nothing is lost, and a later scan handles it if it returns.
         ctx.store.release_claim(claim.document_id, detail=str(e))
-        return DocumentOutcome(**base, status="skipped", reason="処理中にファイルが移動されました。")
+        return DocumentOutcome(
+            **base, status="skipped", reason="処理中にファイルが移動されました。"
+        )
     except EngineUnavailable as e:
         ctx.store.mark_pending(claim.document_id, reason=PENDING_REASON_JA, detail=str(e))
         if e.permanent:

@@ -40,7 +40,9 @@ def _settings(workspace: Path, *, must_exist: bool = True):  # -> Settings
     from teichaku.settings import CONFIG_FILE, load_settings
 
     if must_exist and not (workspace / CONFIG_FILE).is_file():
-        _fail(f"{workspace} is not a teichaku workspace (no {CONFIG_FILE}). Run: teichaku init {workspace}")
+        _fail(
+            f"{workspace} is not a teichaku workspace (no {CONFIG_FILE}). Run: teichaku init {workspace}"
+        )
     try:
         return load_settings(workspace)
     except Exception as e:  # pydantic ValidationError, TOML errors: show them, no traceback
@@ -59,7 +61,9 @@ def _specs(workspace: Path | None):
 
 
 @app.command()
-def init(directory: Annotated[Path, typer.Argument(help="Folder to set up as a workspace.")]) -> None:
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to set up as a workspace.")],
+) -> None:
     """Create a workspace: teichaku.toml and, per spec, 受付/下書き/処理済み/隔離 folders."""
     from teichaku.workspace import folders_for, init_workspace
 
@@ -70,7 +74,9 @@ def init(directory: Annotated[Path, typer.Argument(help="Folder to set up as a w
     console.print(f"[green]workspace ready:[/] {directory}")
     for s in specs:
         f = folders_for(settings, s.spec)
-        console.print(f"  {s.spec.id:28} {s.spec.title}\n    → ここに入れる: {f.inbox.relative_to(directory)}")
+        console.print(
+            f"  {s.spec.id:28} {s.spec.title}\n    → ここに入れる: {f.inbox.relative_to(directory)}"
+        )
 
 
 def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
@@ -149,7 +155,9 @@ def _print_summary(summary, settings) -> None:
         if mode == "prefect"
         else "direct, without Prefect (set PREFECT_API_URL or --orchestration prefect to record a flow run)"
     )
-    console.print(f"engine: {summary.engine} / {summary.model}  ·  {summary.seconds:.1f} s  ·  orchestration: {where}")
+    console.print(
+        f"engine: {summary.engine} / {summary.model}  ·  {summary.seconds:.1f} s  ·  orchestration: {where}"
+    )
     for o in summary.outcomes:
         if o.status in ("quarantined", "pending"):
             console.print(f"  [yellow]{o.status}[/] {o.spec_id} {o.name}: {o.reason}")
@@ -192,7 +200,10 @@ def run(
 @app.command()
 def demo(
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="Where to build the demo workspace (default: a new temp folder).")
+        Path | None,
+        typer.Option(
+            "--dir", help="Where to build the demo workspace (default: a new temp folder)."
+        ),
     ] = None,
 ) -> None:
     """Build a throwaway workspace with sample documents for every spec and process them offline."""
@@ -207,7 +218,8 @@ def demo(
     # The demo runs on the embedded defaults: offline engine unless the operator chose otherwise.
     config = root / "teichaku.toml"
     config.write_text(
-        config.read_text(encoding="utf-8").replace('# engine = "offline"', 'engine = "offline"', 1), encoding="utf-8"
+        config.read_text(encoding="utf-8").replace('# engine = "offline"', 'engine = "offline"', 1),
+        encoding="utf-8",
     )
     settings = _settings(root)
     for s in specs:

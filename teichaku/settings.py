@@ -27,7 +27,21 @@ CONFIG_FILE = "teichaku.toml"
 HEARTBEAT_SECONDS = 30
 # Filesystems on which SQLite's locking is unreliable (SQLite docs: "over a network filesystem").
 NETWORK_FS_TYPES = frozenset(
-    {"nfs", "nfs4", "cifs", "smb", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre", "davfs", "ncpfs"}
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb",
+        "smb3",
+        "smbfs",
+        "9p",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "davfs",
+        "ncpfs",
+    }
 )
 STATE_DIR = ".teichaku"  # store, locks, Prefect home: never inside a watched folder
 
@@ -44,13 +58,27 @@ class LLMSettings(_Section):
     )
     model: str = Field("gpt-4o-mini", description="Model name (Azure: the deployment name).")
     concurrency: int = Field(4, ge=1, le=256, description="Most model requests in flight at once.")
-    timeout_seconds: float = Field(60.0, gt=0, description="Per-request timeout; the client's 600 s default is far too long.")
-    max_attempts: int = Field(6, ge=1, le=20, description="Attempts per request on 5xx / timeout (and 429 beyond max_rate_limited).")
-    max_rate_limited: int = Field(
-        20, ge=0, le=200, description="Transient 429s per request that do not count as failed attempts (each waits Retry-After)."
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="Per-request timeout; the client's 600 s default is far too long."
     )
-    max_retry_after_seconds: float = Field(60.0, gt=0, description="Upper bound on a server's Retry-After.")
-    context_tokens: int = Field(16000, ge=512, description="Context window of the model, in tokens.")
+    max_attempts: int = Field(
+        6,
+        ge=1,
+        le=20,
+        description="Attempts per request on 5xx / timeout (and 429 beyond max_rate_limited).",
+    )
+    max_rate_limited: int = Field(
+        20,
+        ge=0,
+        le=200,
+        description="Transient 429s per request that do not count as failed attempts (each waits Retry-After).",
+    )
+    max_retry_after_seconds: float = Field(
+        60.0, gt=0, description="Upper bound on a server's Retry-After."
+    )
+    context_tokens: int = Field(
+        16000, ge=512, description="Context window of the model, in tokens."
+    )
     context_tokens_by_model: dict[str, int] = Field(
         default_factory=dict, description="Per-model context windows, overriding context_tokens."
     )
@@ -59,9 +87,12 @@ class LLMSettings(_Section):
         description="auto: try json_schema, fall back to json_object, then to a schema in the prompt.",
     )
     azure_endpoint: str | None = Field(None, description="Azure OpenAI endpoint; set to use Azure.")
-    azure_api_version: str = Field("2024-10-21", description="Azure OpenAI api-version (json_schema needs a recent one).")
+    azure_api_version: str = Field(
+        "2024-10-21", description="Azure OpenAI api-version (json_schema needs a recent one)."
+    )
     endpoint_is_local: bool = Field(
-        False, description="True when the endpoint runs inside the company (e.g. Ollama / vLLM on premises)."
+        False,
+        description="True when the endpoint runs inside the company (e.g. Ollama / vLLM on premises).",
     )
 
     def context_for(self, model: str) -> int:
@@ -73,8 +104,13 @@ class FolderNames(_Section):
     outbox: str = Field("下書き", description="Where drafts appear.")
     archive: str = Field("処理済み", description="Where originals go after a draft is made.")
     quarantine: str = Field("隔離", description="Where refused files go, with a reason file.")
-    adopted: str = Field("採用", description="Inside the outbox: move a draft here when it was used (feedback).")
-    rejected: str = Field("不採用", description="Inside the outbox: move a draft here when it was not used (feedback).")
+    adopted: str = Field(
+        "採用", description="Inside the outbox: move a draft here when it was used (feedback)."
+    )
+    rejected: str = Field(
+        "不採用",
+        description="Inside the outbox: move a draft here when it was not used (feedback).",
+    )
 
 
 class IntakeSettings(_Section):
@@ -84,12 +120,20 @@ class IntakeSettings(_Section):
         description="A file is read only when unchanged this long. `teichaku watch` uses at least 2 s.",
     )
     max_file_mb: float = Field(100.0, gt=0, description="Larger files are refused before parsing.")
-    zip_max_total_mb: float = Field(300.0, gt=0, description="docx: most uncompressed bytes in all members.")
-    zip_max_ratio: float = Field(150.0, gt=1, description="docx: most compression ratio of any member.")
+    zip_max_total_mb: float = Field(
+        300.0, gt=0, description="docx: most uncompressed bytes in all members."
+    )
+    zip_max_ratio: float = Field(
+        150.0, gt=1, description="docx: most compression ratio of any member."
+    )
     pdf_max_pages: int = Field(2000, ge=1, description="PDFs with more pages are refused.")
     pdf_timeout_seconds: float = Field(120.0, gt=0, description="Time bound for reading one PDF.")
-    pdf_memory_mb: int = Field(1024, ge=128, description="Memory bound for the process reading one PDF.")
-    lease_seconds: float = Field(600.0, gt=0, description="A claim older than this is taken over (dead worker).")
+    pdf_memory_mb: int = Field(
+        1024, ge=128, description="Memory bound for the process reading one PDF."
+    )
+    lease_seconds: float = Field(
+        600.0, gt=0, description="A claim older than this is taken over (dead worker)."
+    )
 
 
 class WatchSettings(_Section):
@@ -120,17 +164,26 @@ class WatchSettings(_Section):
         ge=0,
         description="On SIGTERM / Ctrl-C, how long documents in progress may finish before their claims are released.",
     )
-    workers: int | None = Field(None, ge=1, le=64, description="Documents processed at once; default llm.concurrency.")
-    use_events: bool = Field(True, description="Use OS file events (watchfiles) to react faster; polling always runs.")
+    workers: int | None = Field(
+        None, ge=1, le=64, description="Documents processed at once; default llm.concurrency."
+    )
+    use_events: bool = Field(
+        True, description="Use OS file events (watchfiles) to react faster; polling always runs."
+    )
 
 
 class ServeSettings(_Section):
     intake_interval_seconds: int = Field(
-        60, ge=10, le=60, description="The intake deployment runs at least this often (at most every minute)."
+        60,
+        ge=10,
+        le=60,
+        description="The intake deployment runs at least this often (at most every minute).",
     )
     digest_cron: str = Field("0 9 * * 1", description="Weekly digest schedule (cron).")
     timezone: str = Field("Asia/Tokyo", description="Time zone of the digest schedule.")
-    work_pool: str = Field("teichaku-process", description="Process work pool for multi-machine setups (prefect.yaml).")
+    work_pool: str = Field(
+        "teichaku-process", description="Process work pool for multi-machine setups (prefect.yaml)."
+    )
     crash_after_seconds: int = Field(
         120,
         ge=60,
@@ -154,18 +207,29 @@ class OrchestrationSettings(_Section):
 
 
 class SmtpSettings(_Section):
-    host: str | None = Field(None, description="SMTP server for the weekly digest; unset means the digest cannot be sent.")
+    host: str | None = Field(
+        None,
+        description="SMTP server for the weekly digest; unset means the digest cannot be sent.",
+    )
     port: int | None = Field(
-        None, ge=1, le=65535, description="SMTP port; default 465 with ssl, 587 with starttls, else 25."
+        None,
+        ge=1,
+        le=65535,
+        description="SMTP port; default 465 with ssl, 587 with starttls, else 25.",
     )
     username: str | None = Field(None, description="SMTP login name; unset means no AUTH.")
     password: SecretStr | None = Field(None, description="SMTP password (never logged or stored).")
-    starttls: bool = Field(True, description="Upgrade a plain connection with STARTTLS (required when set).")
-    ssl: bool = Field(False, description="Implicit TLS from the first byte (SMTPS, usually port 465).")
+    starttls: bool = Field(
+        True, description="Upgrade a plain connection with STARTTLS (required when set)."
+    )
+    ssl: bool = Field(
+        False, description="Implicit TLS from the first byte (SMTPS, usually port 465)."
+    )
     timeout_seconds: float = Field(30.0, gt=0, description="Socket timeout for every SMTP step.")
     sender: str = Field("teichaku@localhost", description="From address of the digest.")
     ca_file: Path | None = Field(
-        None, description="Extra CA certificate (PEM) to trust, for an in-house server's own certificate."
+        None,
+        description="Extra CA certificate (PEM) to trust, for an in-house server's own certificate.",
     )
 
     def effective_port(self) -> int:
@@ -176,25 +240,36 @@ class SmtpSettings(_Section):
 
 class DigestSettings(_Section):
     recipients: list[str] = Field(
-        default_factory=list, description='Who gets the weekly digest, e.g. TEICHAKU_DIGEST__RECIPIENTS=\'["dx@example.co.jp"]\'.'
+        default_factory=list,
+        description="Who gets the weekly digest, e.g. TEICHAKU_DIGEST__RECIPIENTS='[\"dx@example.co.jp\"]'.",
     )
     managers: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Per-department managers who also get the digest, keyed by department id or Japanese name.",
     )
     per_person_metrics: bool = Field(
-        False, description="Show figures per person (file owner); off by default: department level only."
+        False,
+        description="Show figures per person (file owner); off by default: department level only.",
     )
-    timezone: str = Field("Asia/Tokyo", description="Time zone that decides which ISO week and month a document is in.")
+    timezone: str = Field(
+        "Asia/Tokyo",
+        description="Time zone that decides which ISO week and month a document is in.",
+    )
     trend_weeks: int = Field(8, ge=2, le=52, description="Weeks shown in the trend.")
     cost_per_1k_tokens: float = Field(
-        0.1, ge=0, description="Estimated cost per 1,000 tokens sent to a model (offline engine calls cost nothing)."
+        0.1,
+        ge=0,
+        description="Estimated cost per 1,000 tokens sent to a model (offline engine calls cost nothing).",
     )
     currency: str = Field("円", description="Unit shown after costs.")
     success_cases: int = Field(3, ge=0, le=20, description="Most success cases shown.")
-    excerpts: bool = Field(True, description="Quote a short excerpt of the draft in each success case.")
+    excerpts: bool = Field(
+        True, description="Quote a short excerpt of the draft in each success case."
+    )
     rollout_min_adopted: int = Field(
-        3, ge=1, description="横展開: a spec needs at least this many adopted drafts to be suggested elsewhere."
+        3,
+        ge=1,
+        description="横展開: a spec needs at least this many adopted drafts to be suggested elsewhere.",
     )
     rollout_min_adoption_rate: float = Field(
         0.6, ge=0, le=1, description="横展開: and at least this share of its judged drafts adopted."
@@ -221,16 +296,31 @@ Policy = Literal["block", "local_only", "allow"]
 
 
 class DepartmentGuard(_Section):
-    policy: Policy | None = Field(None, description="Policy for labelled documents of this department; None: guard.default_policy.")
+    policy: Policy | None = Field(
+        None,
+        description="Policy for labelled documents of this department; None: guard.default_policy.",
+    )
     send_external: bool | None = Field(
-        None, description="False: this department's documents never go to an external endpoint (offline engine instead)."
+        None,
+        description="False: this department's documents never go to an external endpoint (offline engine instead).",
     )
 
 
 class GuardSettings(_Section):
-    enabled: bool = Field(True, description="Mask personal data and client names before every model call.")
+    enabled: bool = Field(
+        True, description="Mask personal data and client names before every model call."
+    )
     labels: list[str] = Field(
-        default_factory=lambda: ["極秘", "厳秘", "社外秘", "関係者外秘", "部外秘", "取扱注意", "Confidential", "Strictly Confidential"],
+        default_factory=lambda: [
+            "極秘",
+            "厳秘",
+            "社外秘",
+            "関係者外秘",
+            "部外秘",
+            "取扱注意",
+            "Confidential",
+            "Strictly Confidential",
+        ],
         description="Confidentiality labels; a document carrying one follows the policy.",
     )
     default_policy: Policy = Field(
@@ -238,18 +328,27 @@ class GuardSettings(_Section):
         description="block: quarantine with a reason; local_only: only a local endpoint or the offline engine; allow: treat as any document.",
     )
     departments: dict[str, DepartmentGuard] = Field(
-        default_factory=dict, description="Per-department overrides, keyed by department id (e.g. sales)."
+        default_factory=dict,
+        description="Per-department overrides, keyed by department id (e.g. sales).",
     )
-    send_external: bool = Field(True, description="False: no document goes to an external endpoint at all.")
+    send_external: bool = Field(
+        True, description="False: no document goes to an external endpoint at all."
+    )
     client_list: Path = Field(
-        Path("guard/取引先.txt"), description="Client names, one per line (relative to the workspace); masked as 会社."
+        Path("guard/取引先.txt"),
+        description="Client names, one per line (relative to the workspace); masked as 会社.",
     )
     employee_csv: Path | None = Field(
-        None, description="Optional employee directory CSV (a 氏名/name column); its names are masked as 人名."
+        None,
+        description="Optional employee directory CSV (a 氏名/name column); its names are masked as 人名.",
     )
-    ner: bool = Field(True, description="Use GiNZA's named-entity model for person and company names.")
+    ner: bool = Field(
+        True, description="Use GiNZA's named-entity model for person and company names."
+    )
     ner_max_chars: int = Field(
-        20000, ge=0, description="Most characters per document the NER model reads (it runs at ~1,000-3,000 chars/s)."
+        20000,
+        ge=0,
+        description="Most characters per document the NER model reads (it runs at ~1,000-3,000 chars/s).",
     )
 
 

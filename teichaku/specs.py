@@ -36,9 +36,13 @@ class OutputField(_Strict):
 
     name: str = Field(description="Identifier (ascii snake_case), used in templates as out.<name>.")
     title: str = Field(description="Japanese section heading, e.g. 決定事項.")
-    kind: Literal["text", "list", "table"] = Field(description="text: prose; list: bullet points; table: rows with columns.")
+    kind: Literal["text", "list", "table"] = Field(
+        description="text: prose; list: bullet points; table: rows with columns."
+    )
     description: str = Field(description="Instruction to the model for this section.")
-    max_chars: int = Field(1200, ge=10, le=20000, description="Upper bound per text / per list item / per cell.")
+    max_chars: int = Field(
+        1200, ge=10, le=20000, description="Upper bound per text / per list item / per cell."
+    )
     max_items: int = Field(15, ge=1, le=200, description="Upper bound on list items or table rows.")
     columns: list[Column] | None = Field(None, description="Required for kind=table.")
     keywords: list[str] = Field(
@@ -55,7 +59,9 @@ class OutputField(_Strict):
 
 
 class InputSpec(_Strict):
-    extensions: list[str] = Field([".docx", ".pdf", ".txt", ".md"], description="Accepted file types.")
+    extensions: list[str] = Field(
+        [".docx", ".pdf", ".txt", ".md"], description="Accepted file types."
+    )
     description: str = Field(description="What staff should drop here, in Japanese.")
 
 
@@ -68,7 +74,9 @@ class ModelSettings(_Strict):
 class UsageRules(_Strict):
     """The department's guideline, written once and printed on every draft."""
 
-    forbidden_inputs: list[str] = Field(default_factory=list, description="What must not be dropped here.")
+    forbidden_inputs: list[str] = Field(
+        default_factory=list, description="What must not be dropped here."
+    )
     review_duty: str = Field(
         "AIの出力は下書きです。内容・数値・固有名詞を必ず担当者が確認してから使用してください。",
         description="Who must check what before the draft is used.",
@@ -78,15 +86,21 @@ class UsageRules(_Strict):
 
 class PromptSpec(_Strict):
     id: str = Field(description="<department>/<document>; must match the file path.")
-    version: int = Field(ge=1, description="Bump when the prompt or schema changes; recorded with every draft.")
+    version: int = Field(
+        ge=1, description="Bump when the prompt or schema changes; recorded with every draft."
+    )
     department: str = Field(description="Department id (ascii), e.g. sales.")
     department_name: str = Field(description="Japanese department name, e.g. 営業部.")
-    document_name: str = Field(description="Japanese document type, e.g. 商談議事録. Also the folder name.")
+    document_name: str = Field(
+        description="Japanese document type, e.g. 商談議事録. Also the folder name."
+    )
     title: str = Field(description="Japanese title shown in lists and the catalogue.")
     purpose: str = Field(description="What the draft is for, in Japanese.")
     inputs: InputSpec
     system_prompt: str
-    user_template: str = Field(description="jinja2; variables: document_text, file_name, spec, today.")
+    user_template: str = Field(
+        description="jinja2; variables: document_text, file_name, spec, today."
+    )
     output: list[OutputField] = Field(min_length=1)
     render_template: str = Field(description="jinja2 Markdown; variables: out, meta, spec.")
     baseline_minutes: float = Field(gt=0, description="Minutes the task takes by hand.")
@@ -94,12 +108,16 @@ class PromptSpec(_Strict):
     baseline_source: str = Field(description="One line: where the baseline comes from.")
     model: ModelSettings = Field(default_factory=ModelSettings)
     rules: UsageRules = Field(default_factory=UsageRules)
-    folder: str | None = Field(None, description="Folder under the workspace; default <department_name>/<document_name>.")
+    folder: str | None = Field(
+        None, description="Folder under the workspace; default <department_name>/<document_name>."
+    )
     confidentiality: Literal["block", "local_only", "allow"] | None = Field(
         None,
         description="What happens to a document with a confidentiality label (社外秘...); None: the department's or guard.default_policy.",
     )
-    allow_external: bool = Field(True, description="False: this spec's documents never go to an external endpoint.")
+    allow_external: bool = Field(
+        True, description="False: this spec's documents never go to an external endpoint."
+    )
 
     @field_validator("output")
     @classmethod
@@ -132,7 +150,11 @@ class PromptSpec(_Strict):
             if f.kind == "text":
                 props[f.name] = {"type": "string", "description": f.description}
             elif f.kind == "list":
-                props[f.name] = {"type": "array", "description": f.description, "items": {"type": "string"}}
+                props[f.name] = {
+                    "type": "array",
+                    "description": f.description,
+                    "items": {"type": "string"},
+                }
             else:
                 cols = f.columns or []
                 props[f.name] = {
@@ -140,7 +162,10 @@ class PromptSpec(_Strict):
                     "description": f.description,
                     "items": {
                         "type": "object",
-                        "properties": {c.name: {"type": "string", "description": c.description or c.title} for c in cols},
+                        "properties": {
+                            c.name: {"type": "string", "description": c.description or c.title}
+                            for c in cols
+                        },
                         "required": [c.name for c in cols],
                         "additionalProperties": False,
                     },
@@ -208,9 +233,13 @@ def load_spec_file(path: Path, root: Path) -> PromptSpec:
     except ValidationError as e:
         raise ConfigError(_format_validation_error(path, e)) from e
     if spec.id != expected_id:
-        raise ConfigError(f"{path}: field id: {spec.id!r} does not match its path ({expected_id!r})")
+        raise ConfigError(
+            f"{path}: field id: {spec.id!r} does not match its path ({expected_id!r})"
+        )
     if spec.department != expected_id.split("/")[0]:
-        raise ConfigError(f"{path}: field department: {spec.department!r} does not match the folder")
+        raise ConfigError(
+            f"{path}: field department: {spec.department!r} does not match the folder"
+        )
     return spec
 
 

@@ -15,9 +15,13 @@ from teichaku.samples import write_samples
 BIN = Path(sys.executable).parent / "teichaku"
 
 
-def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, timeout=timeout, env=full_env
+    )
 
 
 def test_init_list_run_kpi(tmp_path: Path) -> None:
@@ -30,9 +34,23 @@ def test_init_list_run_kpi(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     specs = json.loads(r.stdout)
     ids = {s["id"] for s in specs}
-    assert {"sales/meeting_minutes", "manufacturing/daily_report", "admin/ringi", "hr/job_posting"} <= ids
+    assert {
+        "sales/meeting_minutes",
+        "manufacturing/daily_report",
+        "admin/ringi",
+        "hr/job_posting",
+    } <= ids
     for s in specs:
-        for key in ("id", "department", "title", "version", "inbox", "outbox", "archive", "quarantine"):
+        for key in (
+            "id",
+            "department",
+            "title",
+            "version",
+            "inbox",
+            "outbox",
+            "archive",
+            "quarantine",
+        ):
             assert key in s
         assert Path(s["inbox"]).is_dir()
 
@@ -53,7 +71,12 @@ def test_init_list_run_kpi(tmp_path: Path) -> None:
     row = next(x for x in report["rows"] if x["spec_id"] == "sales/meeting_minutes")
     assert row["drafts"] == 1
     assert row["hours_saved_est"] > 0
-    assert {d["department"] for d in report["departments"]} >= {"sales", "hr", "admin", "manufacturing"}
+    assert {d["department"] for d in report["departments"]} >= {
+        "sales",
+        "hr",
+        "admin",
+        "manufacturing",
+    }
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
@@ -79,7 +102,8 @@ def test_broken_workspace_spec_names_file_and_field(tmp_path: Path) -> None:
     from teichaku.specs import BUILTIN_SPEC_DIR
 
     bad.write_text(
-        (BUILTIN_SPEC_DIR / "sales" / "meeting_minutes.yaml").read_text(encoding="utf-8") + "\nunknown_key: 1\n",
+        (BUILTIN_SPEC_DIR / "sales" / "meeting_minutes.yaml").read_text(encoding="utf-8")
+        + "\nunknown_key: 1\n",
         encoding="utf-8",
     )
     r = _run("specs", "list", "--workspace", str(ws))

@@ -15,14 +15,17 @@ def test_defaults_offline_and_sqlite_in_workspace(tmp_path: Path) -> None:
     assert s.database_url == f"sqlite:///{tmp_path.resolve() / '.teichaku' / 'teichaku.db'}"
 
 
-def test_engine_defaults_to_openai_when_key_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engine_defaults_to_openai_when_key_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert load_settings(tmp_path).engine == "openai"
 
 
 def test_toml_values_and_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "teichaku.toml").write_text(
-        '[llm]\nmodel = "from-file"\nconcurrency = 3\n[folders]\ninbox = "入れる"\n', encoding="utf-8"
+        '[llm]\nmodel = "from-file"\nconcurrency = 3\n[folders]\ninbox = "入れる"\n',
+        encoding="utf-8",
     )
     s = load_settings(tmp_path)
     assert (s.llm.model, s.llm.concurrency, s.folders.inbox) == ("from-file", 3, "入れる")

@@ -65,7 +65,9 @@ def test_expired_lease_is_taken_over(store_url: str) -> None:
     assert _claim(store, worker_identity()).outcome == "busy"
     with store.session() as s:
         s.execute(
-            update(Document).where(Document.id == first.document_id).values(lease_until=utcnow() - timedelta(seconds=1))
+            update(Document)
+            .where(Document.id == first.document_id)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
         )
     taken = _claim(store, worker_identity())
     assert taken.outcome == "claimed"
@@ -75,7 +77,9 @@ def test_expired_lease_is_taken_over(store_url: str) -> None:
 
 def test_claim_of_dead_local_process_is_taken_over_at_once(store_url: str) -> None:
     store = Store(store_url)
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     dead_pid = int(proc.stdout)
     first = _claim(store, f"{socket.gethostname()}:{dead_pid}:dead")
     assert first.outcome == "claimed"
@@ -110,8 +114,16 @@ def test_model_calls_recorded_without_content(store_url: str) -> None:
         c.document_id,
         "sales/meeting_minutes",
         1,
-        [ModelCall(engine="openai", model="m", endpoint_host="127.0.0.1", sent_sha256="ab" * 32,
-                   masked_counts={"メール": 2}, prompt_tokens=100)],
+        [
+            ModelCall(
+                engine="openai",
+                model="m",
+                endpoint_host="127.0.0.1",
+                sent_sha256="ab" * 32,
+                masked_counts={"メール": 2},
+                prompt_tokens=100,
+            )
+        ],
     )
     rows = store.model_calls()
     assert len(rows) == 1

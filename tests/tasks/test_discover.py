@@ -12,8 +12,19 @@ from tasks.discover import discover, is_ignored, scan_inbox
 
 @pytest.mark.parametrize(
     "name",
-    ["~$議事録.docx", "~WRL0001.tmp", ".~lock.議事録.docx#", "a.tmp", "b.part", "c.crdownload",
-     "._議事録.docx", ".DS_Store", "Thumbs.db", "desktop.ini", ".hidden.draft.md.tmp"],
+    [
+        "~$議事録.docx",
+        "~WRL0001.tmp",
+        ".~lock.議事録.docx#",
+        "a.tmp",
+        "b.part",
+        "c.crdownload",
+        "._議事録.docx",
+        ".DS_Store",
+        "Thumbs.db",
+        "desktop.ini",
+        ".hidden.draft.md.tmp",
+    ],
 )
 def test_lock_and_temp_files_are_ignored(name: str) -> None:
     assert is_ignored(name)

@@ -41,7 +41,9 @@ def test_draft_then_identical_copy_is_a_duplicate(ctx) -> None:
     assert (ctx.folders(SPEC).archive / "コピー.docx").read_bytes() == data
 
 
-def test_file_moved_away_mid_processing_is_released_not_lost(ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_moved_away_mid_processing_is_released_not_lost(
+    ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inbox = ctx.folders(SPEC).inbox
     path = write_samples(SPEC, inbox)[0]
     [found] = discover(inboxes(ctx), ctx.settings.workspace)
