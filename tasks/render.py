@@ -8,12 +8,14 @@ not converted from the Markdown.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from docx import Document
@@ -302,9 +304,20 @@ def _core(value: str) -> str:
     return _one_line(value)[:_CORE_PROP_MAX]
 
 
-def render_docx(spec: PromptSpec, output: dict[str, Any], meta: DraftMeta) -> bytes:
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    """The default document with Japanese fonts set, built once per process.
+
+    Parsing python-docx's template and restyling it was the largest cost of a draft; a deep copy
+    of the parsed tree is cheaper. The template is only ever read, so threads may copy it at once.
+    """
     doc = Document()
     _set_japanese(doc)
+    return doc
+
+
+def render_docx(spec: PromptSpec, output: dict[str, Any], meta: DraftMeta) -> bytes:
+    doc = copy.deepcopy(_template())
 
     # The page header repeats the banner, so every printed page is marked as an unchecked draft.
     section = doc.sections[0]
