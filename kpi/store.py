@@ -383,6 +383,17 @@ class Store:
         """Engine outage: the original stays in the inbox and the next run tries again."""
         self._finish(document_id, status="pending", reason=reason, detail=detail)
 
+    def expire_claims(self, worker: str) -> int:
+        """End the leases `worker` holds now; returns how many. The documents stay claimed until
+        another worker takes them over, which it may do at once."""
+        with self.session() as s:
+            res = s.execute(
+                update(Document)
+                .where(Document.claimed_by == worker, Document.status == "claimed")
+                .values(lease_until=utcnow())
+            )
+        return int(res.rowcount or 0)
+
     def release_claim(self, document_id: int, *, detail: str) -> None:
         """Give a claim back without an outcome (the file went away), unless it was finished."""
         with self.session() as s:

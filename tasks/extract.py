@@ -421,6 +421,14 @@ def _mp_context() -> BaseContext:
         return _context
 
 
+def warm_up() -> None:
+    """Start the PDF reader's forkserver now rather than when the first PDF arrives."""
+    from multiprocessing import forkserver
+
+    _mp_context()  # registers the preload before the server starts
+    forkserver.ensure_running()
+
+
 def _page_has_images(page: Any) -> bool:
     try:
         return len(page.images) > 0

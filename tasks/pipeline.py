@@ -67,19 +67,9 @@ def open_batch(
 
 
 def release_claims(ctx: BatchContext) -> int:
-    """Expire this worker's live leases, so another worker (on any machine) takes those documents
-    over at once instead of waiting for the lease. Used when a watcher stops mid-document."""
-    from sqlalchemy import update
-
-    from kpi.store import Document, utcnow
-
-    with ctx.store.session() as s:
-        res = s.execute(
-            update(Document)
-            .where(Document.claimed_by == ctx.worker, Document.status == "claimed")
-            .values(lease_until=utcnow())
-        )
-    return int(res.rowcount or 0)
+    """Expire this worker's live leases so another worker takes those documents over at once
+    instead of waiting for the lease (a watcher stopping mid-document)."""
+    return ctx.store.expire_claims(ctx.worker)
 
 
 def warm_up(settings: Settings) -> threading.Thread:
@@ -92,12 +82,9 @@ def warm_up(settings: Settings) -> threading.Thread:
             from tasks.guard import warm_up as warm_guard
 
             warm_guard()
-        from multiprocessing import forkserver
+        from tasks.extract import warm_up as warm_extract
 
-        from tasks.extract import _mp_context
-
-        _mp_context()  # registers the preload (pypdf) before the server starts
-        forkserver.ensure_running()
+        warm_extract()
 
     thread = threading.Thread(target=work, name="teichaku-warm-up", daemon=True)
     thread.start()
