@@ -278,6 +278,22 @@ class PersonRow(Figures):
     owner: str
 
 
+class TotalRow(BaseModel):
+    """All-time totals for one department and spec (not only the report's week)."""
+
+    department: str
+    spec_id: str
+    documents: int
+    drafted: int
+    quarantined: int
+    pending: int
+    duplicates: int
+    minutes_saved_est: float
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class KpiReport(BaseModel):
     week: str
     week_start: date
@@ -300,6 +316,9 @@ class KpiReport(BaseModel):
     success_cases: list[SuccessCase]
     suggestions: list[RolloutSuggestion]
     people: list[PersonRow] | None = None
+    totals: list[TotalRow] = Field(
+        default_factory=list, description="All time, by department and spec"
+    )
 
 
 _FRAME_COLUMNS = [
@@ -495,6 +514,7 @@ def compute_report(
         departments=departments,
         rows=rows,
         versions=versions,
+        totals=[TotalRow(**r) for r in totals(store).to_dict("records")],
         trend=trend,
         ranking=ranking,
         success_cases=_success_cases(window, options, name, title),

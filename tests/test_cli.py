@@ -77,6 +77,9 @@ def test_init_list_run_kpi(tmp_path: Path) -> None:
         "admin",
         "manufacturing",
     }
+    total = next(x for x in report["totals"] if x["spec_id"] == "sales/meeting_minutes")
+    assert (total["documents"], total["drafted"], total["quarantined"]) == (2, 1, 1)
+    assert total["minutes_saved_est"] > 0
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:

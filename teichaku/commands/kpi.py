@@ -68,6 +68,8 @@ def kpi(
 def _print_report(report: KpiReport) -> None:
     from rich.table import Table
 
+    _print_totals(report)
+
     from kpi.digest import hours, rate, week_title
 
     h = report.headline
@@ -113,3 +115,34 @@ def _print_report(report: KpiReport) -> None:
     console.print(
         "推定 = 仕様の基準時間 - 確認時間（全下書き）。確定 = 採用の報告があった下書きのみ。"
     )
+
+
+def _print_totals(report: KpiReport) -> None:
+    from rich.table import Table
+
+    t = Table(title="累計（全期間）/ all-time totals by department and spec")
+    for col in (
+        "部署",
+        "仕様",
+        "受付",
+        "下書き",
+        "隔離",
+        "保留",
+        "重複",
+        "推定削減(分)",
+        "AI呼び出し",
+    ):
+        t.add_column(col, justify="left" if col in ("部署", "仕様") else "right")
+    for r in report.totals:
+        t.add_row(
+            r.department,
+            r.spec_id,
+            str(r.documents),
+            str(r.drafted),
+            str(r.quarantined),
+            str(r.pending),
+            str(r.duplicates),
+            f"{r.minutes_saved_est:.0f}",
+            str(r.model_calls),
+        )
+    console.print(t)
