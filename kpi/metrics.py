@@ -30,44 +30,29 @@ TOTAL_COLUMNS = [
 
 
 def documents_frame(store: Store) -> pd.DataFrame:
+    """One row per document (estimated minutes only for drafted ones)."""
     rows = [
-        {
-            "id": d.id,
-            "department": d.department,
-            "spec_id": d.spec_id,
-            "spec_version": d.spec_version,
-            "status": d.status,
-            "duplicates": d.duplicates,
-            "minutes_saved_est": d.minutes_saved_est if d.status == "drafted" else 0.0,
-            "created_at": d.created_at,
-            "finished_at": d.finished_at,
-        }
+        (
+            d.id,
+            d.department,
+            d.spec_id,
+            d.spec_version,
+            d.status,
+            d.duplicates,
+            d.minutes_saved_est if d.status == "drafted" else 0.0,
+            d.created_at,
+            d.finished_at,
+        )
         for d in store.documents()
     ]
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "id",
-            "department",
-            "spec_id",
-            "spec_version",
-            "status",
-            "duplicates",
-            "minutes_saved_est",
-            "created_at",
-            "finished_at",
-        ],
-    )
+    columns = ["id", "department", "spec_id", "spec_version", "status", "duplicates"]
+    return pd.DataFrame(rows, columns=[*columns, "minutes_saved_est", "created_at", "finished_at"])
 
 
 def calls_frame(store: Store) -> pd.DataFrame:
+    """One row per model call with its token counts."""
     rows = [
-        {
-            "document_id": c.document_id,
-            "spec_id": c.spec_id,
-            "prompt_tokens": c.prompt_tokens,
-            "completion_tokens": c.completion_tokens,
-        }
+        (c.document_id, c.spec_id, c.prompt_tokens, c.completion_tokens)
         for c in store.model_calls()
     ]
     return pd.DataFrame(
