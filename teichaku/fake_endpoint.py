@@ -72,6 +72,9 @@ def prompt_tokens_of(messages: Iterable[Mapping[str, Any]]) -> int:
     )
 
 
+_AZURE_CHAT = re.compile(r"/openai/deployments/([^/]+)/chat/completions")
+
+
 @dataclass(frozen=True)
 class EndpointStats:
     count: int  # chat completion requests received (including failed ones)
@@ -142,6 +145,7 @@ class FakeEndpoint:
         self.hang_seconds = hang_seconds
         self.model_name = model_name
         self.keep_requests = keep_requests  # False: long benchmarks would hold every prompt
+        self.azure_deployments: list[str] = []  # deployment names of Azure-shaped calls, in order
         self._faults = list(faults)
         bad = [f for f in self._faults if f not in _FAULT_KINDS]
         if bad:
@@ -163,6 +167,12 @@ class FakeEndpoint:
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
+
+    @property
+    def azure_endpoint(self) -> str:
+        """The root an AzureOpenAI client is given (it adds /openai/deployments/<name>/...)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def start(self) -> FakeEndpoint:
         if self._thread is None:
@@ -646,9 +656,18 @@ class _Handler(BaseHTTPRequestHandler):
             ep.reset()
             self._send_json(200, {"ok": True})
             return
-        if path != "/v1/chat/completions":
+        azure = _AZURE_CHAT.fullmatch(path)
+        if path != "/v1/chat/completions" and azure is None:
             self._send_json(404, _error(f"Unknown path {path}", None, "not_found"))
             return
+        if azure is not None:
+            # Azure OpenAI: the deployment is in the path, api-version and api-key are required.
+            if "api-version=" not in self.path or not self.headers.get("api-key"):
+                self._send_json(
+                    401, _error("Azure call without api-version or api-key", None, "unauthorized")
+                )
+                return
+            ep.azure_deployments.append(azure.group(1))
         try:
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):

@@ -563,3 +563,28 @@ def test_failed_reduce_falls_back_to_a_flagged_merge(monkeypatch, tmp_path):
     assert "機械的に連結" in result.needs_review_reason
     assert_valid(spec, result.output)
     assert "第1段落" in result.output["summary"]  # the merge kept the first part's note
+
+
+# -- Azure OpenAI -------------------------------------------------------------------------------
+
+
+def test_azure_settings_use_the_azure_client_and_deployment(monkeypatch, tmp_path: Path):
+    with FakeEndpoint() as ep:
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-test-key")
+        settings = Settings(
+            workspace=tmp_path,
+            llm={
+                "model": "teichaku-gpt4o",  # the Azure deployment name
+                "azure_endpoint": ep.azure_endpoint,
+                "azure_api_version": "2024-10-21",
+            },
+        )
+        assert settings.engine == "openai"  # the Azure key counts as a configured endpoint
+        engine = OpenAIEngine(settings, backoff_base=0.01, backoff_cap=0.05)
+        spec = make_spec()
+        result = engine.generate(spec, SHORT_DOC, file_name="議事録.txt")
+    assert ep.azure_deployments == ["teichaku-gpt4o"]
+    assert_valid(spec, result.output)
+    assert result.calls[0].endpoint_host == "127.0.0.1"
