@@ -29,68 +29,26 @@ TOTAL_COLUMNS = [
 ]
 
 
-def documents_frame(store: Store) -> pd.DataFrame:
-    """One row per document (estimated minutes only for drafted ones)."""
-    rows = [
-        (
-            d.id,
-            d.department,
-            d.spec_id,
-            d.spec_version,
-            d.status,
-            d.duplicates,
-            d.minutes_saved_est if d.status == "drafted" else 0.0,
-            d.created_at,
-            d.finished_at,
-        )
-        for d in store.documents()
-    ]
-    columns = ["id", "department", "spec_id", "spec_version", "status", "duplicates"]
-    return pd.DataFrame(rows, columns=[*columns, "minutes_saved_est", "created_at", "finished_at"])
-
-
-def calls_frame(store: Store) -> pd.DataFrame:
-    """One row per model call with its token counts."""
-    rows = [
-        (c.document_id, c.spec_id, c.prompt_tokens, c.completion_tokens)
-        for c in store.model_calls()
-    ]
-    return pd.DataFrame(
-        rows, columns=["document_id", "spec_id", "prompt_tokens", "completion_tokens"]
+def summarise_totals(frame: pd.DataFrame) -> pd.DataFrame:
+    """All-time totals by department and spec from `kpi_frame`: outcomes, minutes, model usage."""
+    if frame.empty:
+        return pd.DataFrame(columns=TOTAL_COLUMNS)
+    status = frame["status"]
+    counted = frame.assign(
+        documents=1,
+        drafted=(status == "drafted").astype(int),
+        quarantined=(status == "quarantined").astype(int),
+        pending=(status == "pending").astype(int),
+        minutes_saved_est=frame["minutes_est"],
+        model_calls=frame["calls"],
     )
+    out = counted.groupby(["department", "spec_id"], as_index=False)[TOTAL_COLUMNS[2:]].sum()
+    return out.sort_values(["department", "spec_id"]).reset_index(drop=True)
 
 
 def totals(store: Store) -> pd.DataFrame:
     """Totals by department and spec: documents, outcomes, estimated minutes saved, model usage."""
-    docs = documents_frame(store)
-    if docs.empty:
-        return pd.DataFrame(columns=TOTAL_COLUMNS)
-    g = docs.groupby(["department", "spec_id"])
-    out = pd.DataFrame(
-        {
-            "documents": g.size(),
-            "drafted": g["status"].apply(lambda s: int((s == "drafted").sum())),
-            "quarantined": g["status"].apply(lambda s: int((s == "quarantined").sum())),
-            "pending": g["status"].apply(lambda s: int((s == "pending").sum())),
-            "duplicates": g["duplicates"].sum(),
-            "minutes_saved_est": g["minutes_saved_est"].sum(),
-        }
-    ).reset_index()
-    calls = calls_frame(store)
-    usage = (
-        calls.groupby("spec_id").agg(
-            model_calls=("document_id", "size"),
-            prompt_tokens=("prompt_tokens", "sum"),
-            completion_tokens=("completion_tokens", "sum"),
-        )
-        if not calls.empty
-        else pd.DataFrame(columns=["model_calls", "prompt_tokens", "completion_tokens"])
-    )
-    out = out.merge(usage, how="left", left_on="spec_id", right_index=True)
-    out[["model_calls", "prompt_tokens", "completion_tokens"]] = (
-        out[["model_calls", "prompt_tokens", "completion_tokens"]].fillna(0).astype(int)
-    )
-    return out[TOTAL_COLUMNS].sort_values(["department", "spec_id"]).reset_index(drop=True)
+    return summarise_totals(kpi_frame(store, KpiOptions()))
 
 
 # --- weekly KPIs --------------------------------------------------------------------------
@@ -309,6 +267,7 @@ class KpiReport(BaseModel):
 _FRAME_COLUMNS = [
     "id", "department", "spec_id", "spec_version", "status", "owner", "created_at", "minutes_est", "draft_md",
     "draft_name", "verdict", "minutes_spent", "baseline_minutes", "feedback_path", "tokens", "cost",
+    "duplicates", "calls", "prompt_tokens", "completion_tokens",
 ]  # fmt: skip
 
 
@@ -317,9 +276,16 @@ def kpi_frame(store: Store, options: KpiOptions) -> pd.DataFrame:
     feedback = {f.document_id: f for f in store.feedback()}
     tokens: dict[int, int] = {}
     cost: dict[int, float] = {}
+    usage: dict[int, tuple[int, int, int]] = {}  # calls, prompt tokens, completion tokens
     for c in store.model_calls():
         n = c.prompt_tokens + c.completion_tokens
         tokens[c.document_id] = tokens.get(c.document_id, 0) + n
+        calls, prompt, completion = usage.get(c.document_id, (0, 0, 0))
+        usage[c.document_id] = (
+            calls + 1,
+            prompt + c.prompt_tokens,
+            completion + c.completion_tokens,
+        )
         # The offline engine runs on this machine: its "tokens" cost nothing.
         price = 0.0 if c.engine == "offline" else options.cost_per_1k_tokens
         cost[c.document_id] = cost.get(c.document_id, 0.0) + n / 1000 * price
@@ -344,6 +310,14 @@ def kpi_frame(store: Store, options: KpiOptions) -> pd.DataFrame:
                 "feedback_path": f.path if f else None,
                 "tokens": tokens.get(d.id, 0),
                 "cost": cost.get(d.id, 0.0),
+                "duplicates": d.duplicates,
+                **dict(
+                    zip(
+                        ("calls", "prompt_tokens", "completion_tokens"),
+                        usage.get(d.id, (0, 0, 0)),
+                        strict=True,
+                    )
+                ),
             }
         )
     df = pd.DataFrame(rows, columns=_FRAME_COLUMNS)
@@ -499,7 +473,7 @@ def compute_report(
         departments=departments,
         rows=rows,
         versions=versions,
-        totals=[TotalRow(**r) for r in totals(store).to_dict("records")],
+        totals=[TotalRow(**r) for r in summarise_totals(df).to_dict("records")],
         trend=trend,
         ranking=ranking,
         success_cases=_success_cases(window, options, name, title),
