@@ -296,7 +296,7 @@ def discovery(n: int = 10_000) -> dict:
             folder.mkdir(exist_ok=True)
             (folder / f"メモ-{i:05d}.txt").write_text(f"本文 {i}\n", encoding="utf-8")
         settings = load_settings(ws, llm={"engine": "offline"})
-        ctx = open_batch(settings, load_specs(ws))
+        ctx = open_batch(settings, load_specs(ws), warm=False)  # time discovery alone
         try:
             found = discover_ready(ctx)
             for i, f in enumerate(found[::10]):  # a store that has drafted every tenth file before

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tasks.discover import discover
-from tasks.pipeline import BatchContext, inboxes, open_batch, process_document, warm_up
+from tasks.pipeline import BatchContext, inboxes, open_batch, process_document
 from teichaku.errors import EngineUnavailable
 from teichaku.models import BatchSummary, DiscoveredFile, DocumentOutcome
 from teichaku.settings import Settings
@@ -73,15 +73,11 @@ def collect(
 def run_batch(settings: Settings, steps: Steps) -> BatchSummary:
     """Process every ready document in the workspace once (the body of both runners)."""
     started = time.monotonic()
-    # GiNZA (~5 s) and the PDF forkserver load in the background while the store opens and the
-    # inboxes are listed, instead of inside the first documents.
-    warm_up(settings)
     ctx = open_batch(settings, load_specs(settings.workspace))
     ctx.on_done = lambda o: [cb(o) for cb in PROGRESS]
     try:
-        steps.scan_feedback(
-            settings, list(ctx.specs.values()), ctx.store
-        )  # 採用/不採用 moves since the last run
+        # 採用/不採用 moves since the last run count before this run's new drafts.
+        steps.scan_feedback(settings, list(ctx.specs.values()), ctx.store)
         found = steps.discover(ctx)
         ctx.known = ctx.store.known_files()
         for cb in DISCOVERED:

@@ -51,12 +51,17 @@ class BatchContext:
 
 
 def open_batch(
-    settings: Settings, specs: list[LoadedSpec], engine: object | None = None
+    settings: Settings, specs: list[LoadedSpec], engine: object | None = None, *, warm: bool = True
 ) -> BatchContext:
-    """Store, engine and specs for one batch. The engine is built once and shared by all documents."""
+    """Store, engine and specs for one batch. The engine is built once and shared by all documents.
+
+    `warm` starts loading GiNZA and the PDF reader in the background, so every consumer (batch,
+    watcher) has them ready before its first document instead of inside it."""
     from tasks.generate import build_engine
 
     check_store_location(settings)  # before SQLite is opened on a share it would corrupt
+    if warm:
+        warm_up(settings)
     store = Store(settings.database_url or "")
     return BatchContext(
         settings=settings,
