@@ -45,6 +45,20 @@ class DigestMail:
     markdown: str
 
 
+# The per-department table's columns, shared by the HTML mail and the Prefect Markdown artifact.
+DEPARTMENT_COLUMNS = (
+    "部署",
+    "受付",
+    "下書き",
+    "採用",
+    "不採用",
+    "採用率",
+    "推定(時間)",
+    "確定(時間)",
+    "利用者",
+)
+
+
 # -- number formats (one place, so every part shows the same figure) ------------------------
 
 
@@ -294,18 +308,7 @@ def render_html(report: KpiReport, catalog_url: str | None = None) -> str:
     )
     by_dept = (
         _table(
-            [
-                "部署",
-                "受付",
-                "下書き",
-                "採用",
-                "不採用",
-                "採用率",
-                "推定(時間)",
-                "確定(時間)",
-                "利用者",
-                f"コスト({report.currency})",
-            ],
+            [*DEPARTMENT_COLUMNS, f"コスト({report.currency})"],
             dept_rows,
             "departments",
         )
@@ -476,20 +479,8 @@ def render_markdown(report: KpiReport, catalog_url: str | None = None) -> str:
         "",
         "## 部署別",
         "",
-        _md_row(
-            [
-                "部署",
-                "受付",
-                "下書き",
-                "採用",
-                "不採用",
-                "採用率",
-                "推定(時間)",
-                "確定(時間)",
-                "利用者",
-            ]
-        ),
-        _md_row(["---"] * 9),
+        _md_row(list(DEPARTMENT_COLUMNS)),
+        _md_row(["---"] * len(DEPARTMENT_COLUMNS)),
     ]
     out += [
         _md_row([d.department_name, d.documents, d.drafts, d.adopted, d.rejected, rate(d.adoption_rate),
