@@ -617,16 +617,6 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(ModelCallRow).order_by(ModelCallRow.id)))
 
-    def finished_keys(self) -> set[tuple[str, int, str]]:
-        """(spec, version, hash) of drafted documents: lets discovery skip known content cheaply."""
-        with self.session() as s:
-            rows = s.execute(
-                select(Document.spec_id, Document.spec_version, Document.content_hash).where(
-                    Document.status == "drafted"
-                )
-            )
-            return {(r[0], r[1], r[2]) for r in rows}
-
     def known_files(self) -> dict[tuple[str, str], tuple[int, int, str]]:
         """(spec, rel_path) -> (size, mtime_ns, hash) of drafted documents, in one query: a file still
         (or again) in the inbox with the same size and mtime is the same content, so it needs no hashing
