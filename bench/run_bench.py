@@ -331,7 +331,7 @@ def discovery(n: int = 10_000) -> dict:
             )
             seconds = time.monotonic() - started
         finally:
-            ctx.store.dispose()
+            ctx.close()
         return {
             "scenario": "discovery",
             "files": len(found),

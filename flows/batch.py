@@ -86,7 +86,7 @@ def run_batch(settings: Settings, steps: Steps) -> BatchSummary:
         steps.wait(futures)
         outcomes, stopped = collect(futures, found)
     finally:
-        ctx.store.dispose()
+        ctx.close()
     return BatchSummary(
         workspace=str(settings.workspace),
         engine=getattr(ctx.engine, "name", settings.engine),

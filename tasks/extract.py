@@ -12,22 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import re
-import threading
 import time
 import unicodedata
 import zipfile
 from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+from teichaku.cpu_pool import process_context
 from teichaku.errors import Refusal
 from teichaku.models import ExtractedDocument, RefusalKind
 from teichaku.settings import IntakeSettings
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".docx", ".pdf", ".txt", ".md"})
+# Parsed in a child process of their own (memory-bounded), so reading them costs the caller
+# no CPU: the pipeline reads these on its thread and hands only the text to the CPU workers.
+READ_IN_CHILD: frozenset[str] = frozenset({".pdf"})
 
 _MB = 1024 * 1024
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -405,27 +406,12 @@ def _extract_docx(path: Path, limits: IntakeSettings) -> ExtractedDocument:
 
 # --------------------------------------------------------------------------- .pdf
 
-_context: BaseContext | None = None
-_context_lock = threading.Lock()
-
-
-def _mp_context() -> BaseContext:
-    """One forkserver context for the process: the caller may be multi-threaded, so no fork."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            ctx = multiprocessing.get_context("forkserver")
-            # Children fork from a server that already imported these, so each PDF starts fast.
-            ctx.set_forkserver_preload(["pypdf", "tasks.extract"])
-            _context = ctx
-        return _context
-
 
 def warm_up() -> None:
     """Start the PDF reader's forkserver now rather than when the first PDF arrives."""
     from multiprocessing import forkserver
 
-    _mp_context()  # registers the preload before the server starts
+    process_context()  # registers the preload before the server starts
     forkserver.ensure_running()
 
 
@@ -498,7 +484,7 @@ def _read_pdf(path: str, max_pages: int) -> tuple[Any, ...]:
 
 
 def _run_pdf_child(path: Path, limits: IntakeSettings) -> tuple[Any, ...]:
-    ctx = _mp_context()
+    ctx = process_context()
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(  # type: ignore[attr-defined]
         target=_pdf_worker,

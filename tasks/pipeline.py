@@ -3,6 +3,10 @@
 `process_document` is a plain function (tests call it directly); the intake flow wraps it in one
 Prefect task per document, which keeps orchestration overhead off the per-step hot path.
 
+The document's thread stays in this process and waits on the network; the CPU-heavy halves on
+either side of the model call (`prepare`: extract + guard, `finish`: render + write) run in the
+batch's worker processes (teichaku/cpu_pool.py) when it has them, as the same plain functions.
+
 Crash safety comes from the order: the draft is written atomically, then recorded, then the
 original is archived. A run killed anywhere in between redoes at most the unrecorded part, and
 a reserved draft name makes the redo overwrite rather than duplicate.
@@ -17,17 +21,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from kpi.store import Store, worker_identity
-from tasks.extract import extract_text
-from tasks.guard import guard_text, restore, route_engine
+from tasks.extract import READ_IN_CHILD, extract_text
+from tasks.guard import GuardResult, guard_text, restore, route_engine
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
 from tasks.render import render_draft
+from teichaku.cpu_pool import FINISH, PREPARE, CpuPool, default_workers
 from teichaku.errors import EngineUnavailable, Refusal
-from teichaku.models import DiscoveredFile, DocumentOutcome, DraftMeta, RefusalKind
+from teichaku.models import (
+    DiscoveredFile,
+    DocumentOutcome,
+    DraftMeta,
+    DraftPaths,
+    ExtractedDocument,
+    RefusalKind,
+)
 from teichaku.settings import Settings, check_store_location
-from teichaku.specs import LoadedSpec
+from teichaku.specs import LoadedSpec, PromptSpec
 from teichaku.workspace import SpecFolders, folders_for
+
+T = TypeVar("T")
 
 PENDING_REASON_JA = "AI の接続先が応答しないため、次回の実行で再処理します（ファイルはそのまま受付に残っています）。"
 
@@ -45,9 +60,23 @@ class BatchContext:
     # (spec, rel_path) -> (size, mtime_ns, hash) of drafted files (Store.known_files), loaded once per
     # batch; None (the watcher) means every file is hashed.
     known: dict[tuple[str, str], tuple[int, int, str]] | None = None
+    cpu: CpuPool | None = None  # worker processes for prepare / finish; None: this process
 
     def folders(self, spec_id: str) -> SpecFolders:
         return folders_for(self.settings, self.specs[spec_id].spec)
+
+    def run(self, fn: Callable[..., T], *args: Any, priority: int = PREPARE) -> T:
+        """fn(*args) in a worker process when the batch has them, else on this thread."""
+        if self.cpu is None:
+            return fn(*args)
+        return self.cpu.call(fn, *args, priority=priority)
+
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the workers and release the store (`wait=False`: threads may still be inside)."""
+        if self.cpu is not None:
+            self.cpu.close(wait=wait)
+        if wait:
+            self.store.dispose()
 
 
 def open_batch(
@@ -60,14 +89,18 @@ def open_batch(
     from tasks.generate import build_engine
 
     check_store_location(settings)  # before SQLite is opened on a share it would corrupt
+    workers = settings.intake.cpu_workers
+    workers = default_workers() if workers is None else workers
+    cpu = CpuPool(settings, workers) if workers > 0 else None
     if warm:
-        warm_up(settings)
+        warm_up(settings, cpu)
     store = Store(settings.database_url or "")
     return BatchContext(
         settings=settings,
         specs={s.spec.id: s for s in specs},
         store=store,
         engine=engine or build_engine(settings),
+        cpu=cpu,
     )
 
 
@@ -77,19 +110,22 @@ def release_claims(ctx: BatchContext) -> int:
     return ctx.store.expire_claims(ctx.worker)
 
 
-def warm_up(settings: Settings) -> threading.Thread:
+def warm_up(settings: Settings, cpu: CpuPool | None = None) -> threading.Thread:
     """Load GiNZA and start the PDF forkserver in the background, so the first documents do not
-    wait ~5 s for them on the critical path. Documents that need either before it is ready wait
+    wait ~5 s for them on the critical path. With worker processes, each loads GiNZA in its
+    initializer and this process never does. Documents that need either before it is ready wait
     on the loader's own lock; nothing is loaded twice."""
 
     def work() -> None:
-        if settings.guard.enabled and settings.guard.ner:
-            from tasks.guard import warm_up as warm_guard
-
-            warm_guard()
         from tasks.extract import warm_up as warm_extract
 
         warm_extract()
+        if cpu is not None:
+            cpu.warm_up()
+        elif settings.guard.enabled and settings.guard.ner:
+            from tasks.guard import warm_up as warm_guard
+
+            warm_guard()
 
     thread = threading.Thread(target=work, name="teichaku-warm-up", daemon=True)
     thread.start()
@@ -226,8 +262,13 @@ def _draft(
     base: dict[str, str],
 ) -> DocumentOutcome:
     spec = loaded.spec
-    extracted = extract_text(read_path, ctx.settings.intake)
-    guarded = guard_text(extracted.text, spec, ctx.settings, file_name=found.name_nfc)
+    # A PDF is read by a child process of its own either way; only its text goes to a worker.
+    extracted = (
+        extract_text(read_path, ctx.settings.intake)
+        if read_path.suffix.lower() in READ_IN_CHILD
+        else None
+    )
+    extracted, guarded = ctx.run(prepare, read_path, spec, ctx.settings, found.name_nfc, extracted)
     # A confidentiality label may quarantine the document (Refusal) or keep it on a local engine.
     engine = route_engine(ctx.engine, spec, ctx.settings, guarded)
     result = engine.generate(spec, guarded.text, file_name=guarded.file_name or found.name_nfc)  # type: ignore[attr-defined]
@@ -252,8 +293,7 @@ def _draft(
         warnings=[*extracted.warnings, *guarded.warnings],
         needs_review_reason=result.needs_review_reason,
     )
-    rendered = render_draft(spec, output, meta, stem=stem)
-    paths = write_draft(rendered, folders.outbox)
+    paths = ctx.run(finish, spec, output, meta, stem, folders.outbox, priority=FINISH)
     minutes = spec.minutes_saved_estimate
     ctx.store.mark_drafted(
         document_id,
@@ -268,3 +308,23 @@ def _draft(
     archived = archive_original(found.path, folders.archive, found.rel_nfc)
     ctx.store.mark_archived(document_id, archived)
     return DocumentOutcome(**base, status="drafted", draft=paths, minutes_saved=minutes)
+
+
+def prepare(
+    read_path: Path,
+    spec: PromptSpec,
+    settings: Settings,
+    file_name: str,
+    extracted: ExtractedDocument | None = None,
+) -> tuple[ExtractedDocument, GuardResult]:
+    """Read (unless already read) and guard one document: what must happen before the model."""
+    if extracted is None:
+        extracted = extract_text(read_path, settings.intake)
+    return extracted, guard_text(extracted.text, spec, settings, file_name=file_name)
+
+
+def finish(
+    spec: PromptSpec, output: dict[str, Any], meta: DraftMeta, stem: str, outbox: Path
+) -> DraftPaths:
+    """Render the draft and write it atomically into the outbox."""
+    return write_draft(render_draft(spec, output, meta, stem=stem), outbox)

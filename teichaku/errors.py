@@ -31,6 +31,10 @@ class Refusal(Exception):
         self.reason_ja = reason_ja or REASONS_JA[kind]
         super().__init__(f"{kind.value}: {detail}" if detail else kind.value)
 
+    def __reduce__(self) -> tuple[type[Refusal], tuple[RefusalKind, str, str]]:
+        # Raised in worker processes too: rebuild from the fields, not from the message.
+        return (Refusal, (self.kind, self.detail, self.reason_ja))
+
 
 class ConfigError(Exception):
     """Bad configuration or spec: the CLI prints the message and exits non-zero."""

@@ -134,6 +134,14 @@ class IntakeSettings(_Section):
     lease_seconds: float = Field(
         600.0, gt=0, description="A claim older than this is taken over (dead worker)."
     )
+    cpu_workers: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Processes that read, guard and render (each loads GiNZA, ~430 MB). Empty: one per "
+            "core, at most 4; 0: everything in the main process."
+        ),
+    )
 
 
 class WatchSettings(_Section):
@@ -386,6 +394,11 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.state_dir / 'teichaku.db'}"
         return self
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # Sent to worker processes as resolved values: load_settings() returns an instance of
+        # a class local to it (its sources), which pickle cannot name.
+        return (_restore_settings, ({name: getattr(self, name) for name in Settings.model_fields},))
+
     @property
     def state_dir(self) -> Path:
         return self.workspace / STATE_DIR
@@ -399,6 +412,10 @@ class Settings(BaseSettings):
     def openai_base_url(self) -> str | None:
         """The endpoint the openai client will use (for the audit trail and the draft header)."""
         return os.environ.get("OPENAI_BASE_URL")
+
+
+def _restore_settings(values: dict[str, Any]) -> Settings:
+    return Settings.model_construct(**values)
 
 
 def load_settings(workspace: Path | str, **overrides: Any) -> Settings:

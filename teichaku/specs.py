@@ -138,6 +138,13 @@ class PromptSpec(_Strict):
     def folder_rel(self) -> str:
         return self.folder or f"{self.department_name}/{self.document_name}"
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # Specs go to worker processes; the cached output model is a class made at run time,
+        # which pickle cannot name. The worker rebuilds it on first use.
+        state = super().__getstate__()
+        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "output_model"}
+        return state
+
     @cached_property
     def output_model(self) -> type[BaseModel]:
         """A pydantic model with bounded fields, used to validate what an engine returns."""

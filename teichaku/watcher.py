@@ -315,5 +315,6 @@ class Watcher:
                 self.report.released = release_claims(ctx)
             except Exception:
                 log.warning("could not release claims; they expire with their lease", exc_info=True)
+            ctx.close(wait=False)
         else:
-            ctx.store.dispose()
+            ctx.close()

@@ -19,12 +19,14 @@ SPEC = "sales/meeting_minutes"
 
 @pytest.fixture
 def ctx(tmp_path: Path):
-    settings = load_settings(tmp_path / "ws", guard={"ner": False})
+    # In-process steps (cpu_workers=0): these tests patch the steps, which worker processes
+    # would not see. tests/test_cpu_pool.py runs the same pipeline through the workers.
+    settings = load_settings(tmp_path / "ws", guard={"ner": False}, intake={"cpu_workers": 0})
     specs = load_specs(settings.workspace)
     init_workspace(settings.workspace, specs, settings)
     c = open_batch(settings, [s for s in specs if s.spec.id == SPEC])
     yield c
-    c.store.dispose()
+    c.close()
 
 
 def test_draft_then_identical_copy_is_a_duplicate(ctx) -> None:

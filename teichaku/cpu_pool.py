@@ -1,0 +1,156 @@
+"""Worker processes for the CPU-heavy steps (reading, guarding, rendering).
+
+Python runs one thread at a time per process, so a batch that parses, runs GiNZA and renders
+Word files on threads uses one core however many it has, and the model endpoint waits on it
+(measured: 480 short reports took 3.6x the endpoint's floor on 2 cores). The documents' threads
+stay in the main process, which only waits on the network and writes to the store; the steps
+that burn CPU run here, in `workers` processes that each load GiNZA once.
+
+Jobs are handed out by priority, not arrival: preparing a document for the model (priority 0)
+goes before rendering a draft whose answer is already in (priority 1), so the endpoint is kept
+busy first and drafts are written in the gaps.
+
+A worker that dies (killed, out of memory, a crash in a C parser) breaks the executor; the pool
+is rebuilt and the job tried once more, so one bad file cannot fail its neighbours. A job that
+kills a worker twice is refused like any unreadable file.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
+from typing import Any, TypeVar
+
+from teichaku.errors import Refusal
+from teichaku.models import RefusalKind
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PREPARE = 0  # before the model call: on the endpoint's critical path
+FINISH = 1  # after it: rendering and writing the draft
+
+_context: BaseContext | None = None
+_context_lock = threading.Lock()
+
+
+def process_context() -> BaseContext:
+    """One forkserver context per process (its caller is multi-threaded, so no plain fork).
+
+    Children fork from a small server that has already imported the parsers and the renderer,
+    so a PDF reader starts in milliseconds. GiNZA is deliberately not preloaded: PDF children
+    run under a virtual-memory limit that a loaded model would eat.
+    """
+    global _context
+    with _context_lock:
+        if _context is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["pypdf", "tasks.extract", "tasks.render", "tasks.publish"])
+            _context = ctx
+        return _context
+
+
+def default_workers() -> int:
+    """One worker per core, at most 4: beyond that the endpoint, not the CPU, sets the pace."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+# -- inside a worker --------------------------------------------------------------------------
+def _init_worker(settings: Any) -> None:
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    if settings.guard.enabled and settings.guard.ner:
+        from tasks.guard import warm_up
+
+        warm_up()
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+# -- in the main process ----------------------------------------------------------------------
+class CpuPool:
+    """`call(fn, *args, priority=...)` runs fn in a worker and blocks the calling thread."""
+
+    def __init__(self, settings: Any, workers: int) -> None:
+        self.workers = workers
+        self._initargs = (settings,)
+        self._cond = threading.Condition()
+        self._waiting: list[tuple[int, int]] = []  # heap of (priority, ticket)
+        self._tickets = itertools.count()
+        self._running = 0
+        # One job beyond the worker count stays queued in the executor, so a worker never idles
+        # for the round trip between finishing one job and being handed the next.
+        self._limit = workers + 1
+        self._generation = 0
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=process_context(),
+            initializer=_init_worker,
+            initargs=self._initargs,
+        )
+
+    def warm_up(self) -> None:
+        """Start every worker now (each loads GiNZA in its initializer) without waiting for them."""
+        for _ in range(self.workers):
+            self._executor.submit(_ready)
+
+    def call(self, fn: Callable[..., T], *args: Any, priority: int = PREPARE) -> T:
+        ticket = (priority, next(self._tickets))
+        with self._cond:
+            heapq.heappush(self._waiting, ticket)
+            self._cond.wait_for(lambda: self._waiting[0] == ticket and self._running < self._limit)
+            heapq.heappop(self._waiting)
+            self._running += 1
+            # The next in line may also fit under the limit.
+            self._cond.notify_all()
+        try:
+            return self._run(fn, args)
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        for attempt in (1, 2):
+            with self._cond:
+                executor, generation = self._executor, self._generation
+            try:
+                return executor.submit(fn, *args).result()
+            except BrokenProcessPool as e:
+                self._replace(generation)
+                if attempt == 2:
+                    raise Refusal(
+                        RefusalKind.TIMEOUT,
+                        f"a worker process died twice on this file ({e}); likely out of memory "
+                        "or a crash in a parser",
+                    ) from None
+                log.warning("a worker process died; restarting the pool and retrying the job")
+        raise AssertionError("unreachable")
+
+    def _replace(self, generation: int) -> None:
+        """Rebuild a broken executor once, however many jobs saw it break."""
+        with self._cond:
+            if generation != self._generation:
+                return
+            broken = self._executor
+            self._executor = self._new_executor()
+            self._generation += 1
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self, *, wait: bool = True) -> None:
+        with self._cond:
+            executor = self._executor
+        executor.shutdown(wait=wait, cancel_futures=True)
