@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import time
 import unicodedata
@@ -427,7 +428,7 @@ def _pdf_worker(path: str, max_pages: int, memory_mb: int, conn: Connection) -> 
     try:
         import resource
 
-        limit = memory_mb * _MB
+        limit = _address_space() + memory_mb * _MB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         logging.getLogger("pypdf").setLevel(logging.ERROR)
         conn.send(_read_pdf(path, max_pages))
@@ -437,6 +438,16 @@ def _pdf_worker(path: str, max_pages: int, memory_mb: int, conn: Connection) -> 
         _send_quietly(conn, ("error", f"{type(e).__name__}: {e}"[:2000]))
     finally:
         conn.close()
+
+
+def _address_space() -> int:
+    """Bytes this process has mapped now. The reader forks from a server that may hold GiNZA
+    (~850 MB mapped, shared, not used here); the bound is on what reading adds to that."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
 
 
 def _send_quietly(conn: Connection, message: tuple[Any, ...]) -> None:

@@ -43,18 +43,20 @@ _context: BaseContext | None = None
 _context_lock = threading.Lock()
 
 
-def process_context() -> BaseContext:
+def process_context(*, preload_model: bool = False) -> BaseContext:
     """One forkserver context per process (its caller is multi-threaded, so no plain fork).
 
-    Children fork from a small server that has already imported the parsers and the renderer,
-    so a PDF reader starts in milliseconds. GiNZA is deliberately not preloaded: PDF children
-    run under a virtual-memory limit that a loaded model would eat.
+    Children fork from a server that has already imported the parsers and the renderer, so a
+    PDF reader starts in milliseconds. With `preload_model` (a batch with workers and the NER
+    guard on), the server also loads GiNZA, once, and every worker forks with it. Whichever
+    caller starts the server first decides; a worker whose server lacks the model loads its own.
     """
     global _context
     with _context_lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["pypdf", "tasks.extract", "tasks.render", "tasks.publish"])
+            preload = ["pypdf", "tasks.extract", "tasks.render", "tasks.publish"]
+            ctx.set_forkserver_preload(preload + (["tasks.guard_preload"] if preload_model else []))
             _context = ctx
         return _context
 
@@ -95,9 +97,10 @@ class CpuPool:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
+        settings = self._initargs[0]
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=process_context(),
+            mp_context=process_context(preload_model=settings.guard.enabled and settings.guard.ner),
             initializer=_init_worker,
             initargs=self._initargs,
         )

@@ -129,7 +129,9 @@ class IntakeSettings(_Section):
     pdf_max_pages: int = Field(2000, ge=1, description="PDFs with more pages are refused.")
     pdf_timeout_seconds: float = Field(120.0, gt=0, description="Time bound for reading one PDF.")
     pdf_memory_mb: int = Field(
-        1024, ge=128, description="Memory bound for the process reading one PDF."
+        1024,
+        ge=128,
+        description="Memory the process reading one PDF may add (beyond what it starts with).",
     )
     lease_seconds: float = Field(
         600.0, gt=0, description="A claim older than this is taken over (dead worker)."
