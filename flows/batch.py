@@ -99,7 +99,7 @@ def run_batch(settings: Settings, steps: Steps) -> BatchSummary:
 
 def pool_size(settings: Settings) -> int:
     """Enough workers to keep `llm.concurrency` requests in flight while others parse and render."""
-    return max(4, settings.llm.concurrency * 2)
+    return max(8, settings.llm.concurrency * 4)
 
 
 def run_direct(settings: Settings) -> BatchSummary:

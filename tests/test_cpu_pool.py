@@ -68,6 +68,7 @@ def _without_ner(settings):
 
 def test_batch_through_workers_drafts_masks_and_quarantines(settings) -> None:
     specs = [s for s in load_specs(settings.workspace) if s.spec.id == SPEC]
+    loaded_here = guard._NLP is not None  # by an earlier test in this process
     ctx = open_batch(settings, specs)
     inbox = folders_for(settings, specs[0].spec).inbox
     builders.make_docx(inbox / "北斗精機_定例.docx", LINES)
@@ -93,8 +94,8 @@ def test_batch_through_workers_drafts_masks_and_quarantines(settings) -> None:
     quarantine = folders_for(settings, specs[0].spec).quarantine
     assert (quarantine / "壊れた.docx").read_bytes() == original
     # The names went through the workers' GiNZA and came back: masked for the model, restored in
-    # the draft. This process never loaded the model.
-    assert guard._NLP is None
+    # the draft. This process did not load the model for it.
+    assert loaded_here or guard._NLP is None
     md = outcomes["北斗精機_定例.docx"].draft.md.read_text(encoding="utf-8")
     assert "佐々木" in md and not any(tag in md for tag in ("[人名", "[会社", "[メール"))
 

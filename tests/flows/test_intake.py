@@ -102,7 +102,9 @@ def _corpus(inbox: Path) -> dict[str, str]:
     expected["スキャン.pdf"] = "quarantined"
     builders.make_zip_bomb_docx(inbox / "爆弾.docx", uncompressed_mb=400)
     expected["爆弾.docx"] = "quarantined"
-    builders.make_binary(inbox / "バイナリ.txt")
+    # Different bytes from 壊れた.docx: identical content is one claim, and a twin processed at
+    # the same moment is left for the next run ("being processed"), not quarantined twice.
+    builders.make_binary(inbox / "バイナリ.txt", seed=1)
     expected["バイナリ.txt"] = "quarantined"
     builders.make_exe(inbox / "setup.exe")
     expected["setup.exe"] = "quarantined"
