@@ -22,6 +22,7 @@ from tasks.generate import (
     REVIEW_LENGTH,
     REVIEW_UNPARSABLE,
     UNTRUSTED_NOTICE_JA,
+    AdaptiveLimiter,
     OpenAIEngine,
     build_engine,
     estimate_tokens,
@@ -353,8 +354,22 @@ def test_429_retry_after_is_honoured(monkeypatch, tmp_path):
         elapsed = time.monotonic() - t0
     assert elapsed >= 0.38  # backoff alone would be ~0.01 s
     assert [c.outcome for c in result.calls] == ["retry", "ok"]
-    assert engine.limiter.limit == 2  # halved, then creeping back up
+    assert engine.limiter.limit == 3  # 4 x 0.75, then creeping back up
     assert result.output["summary"]
+
+
+def test_one_burst_of_429s_shrinks_the_limit_once() -> None:
+    limiter = AdaptiveLimiter(16)
+    sent = [limiter.acquire() for _ in range(16)]  # all sent at limit 16
+    for at in sent[8:]:  # the server takes 8; the other 8 come back 429 together
+        limiter.on_rate_limited(0.0, sent_at=at)
+        limiter.release()
+    assert limiter.limit == 12  # 16 x 0.75 once, not 16 x 0.75**8 = 1
+    for _ in range(8):  # the accepted ones are answered
+        limiter.release()
+    later = limiter.acquire()  # sent after the decrease: a 429 now is a new event
+    limiter.on_rate_limited(0.0, sent_at=later)
+    assert limiter.limit == 9
 
 
 def test_5xx_is_retried(monkeypatch, tmp_path):
