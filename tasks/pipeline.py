@@ -28,7 +28,7 @@ from tasks.extract import READ_IN_CHILD, extract_text
 from tasks.guard import GuardResult, guard_text, restore, route_engine
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
 from tasks.render import render_draft
-from teichaku.cpu_pool import FINISH, PREPARE, CpuPool, default_workers
+from teichaku.cpu_pool import FINISH, PREPARE, CpuPool, worker_count
 from teichaku.errors import EngineUnavailable, Refusal
 from teichaku.models import (
     DiscoveredFile,
@@ -89,8 +89,7 @@ def open_batch(
     from tasks.generate import build_engine
 
     check_store_location(settings)  # before SQLite is opened on a share it would corrupt
-    workers = settings.intake.cpu_workers
-    workers = default_workers() if workers is None else workers
+    workers = worker_count(settings)
     cpu = CpuPool(settings, workers) if workers > 0 else None
     if warm:
         warm_up(settings, cpu)

@@ -81,6 +81,9 @@ def init(
 
 def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
     """Run the intake batch once with a progress bar: through Prefect or directly (orchestration.mode)."""
+    from teichaku.cpu_pool import start_server
+
+    start_server(settings)  # before the heavy imports below, so GiNZA loads alongside them
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flows import batch

@@ -61,9 +61,24 @@ def process_context(*, preload_model: bool = False) -> BaseContext:
         return _context
 
 
-def default_workers() -> int:
-    """One worker per core, at most 4: beyond that the endpoint, not the CPU, sets the pace."""
-    return max(1, min(os.cpu_count() or 1, 4))
+def worker_count(settings: Any) -> int:
+    """intake.cpu_workers, or one per core, at most 4: beyond that the endpoint sets the pace."""
+    configured = settings.intake.cpu_workers
+    return max(1, min(os.cpu_count() or 1, 4)) if configured is None else configured
+
+
+def _preload_model(settings: Any) -> bool:
+    return bool(settings.guard.enabled and settings.guard.ner)
+
+
+def start_server(settings: Any) -> None:
+    """Start the workers' forkserver now, so it loads GiNZA (~1.5-2.5 s) while the caller is
+    still importing and listing files; `teichaku run` calls this first thing."""
+    if worker_count(settings) > 0:
+        from multiprocessing import forkserver
+
+        process_context(preload_model=_preload_model(settings))
+        forkserver.ensure_running()
 
 
 # -- inside a worker --------------------------------------------------------------------------
@@ -100,7 +115,7 @@ class CpuPool:
         settings = self._initargs[0]
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=process_context(preload_model=settings.guard.enabled and settings.guard.ner),
+            mp_context=process_context(preload_model=_preload_model(settings)),
             initializer=_init_worker,
             initargs=self._initargs,
         )
