@@ -98,8 +98,11 @@ def run_batch(settings: Settings, steps: Steps) -> BatchSummary:
 
 
 def pool_size(settings: Settings) -> int:
-    """Enough workers to keep `llm.concurrency` requests in flight while others parse and render."""
-    return max(8, settings.llm.concurrency * 4)
+    """Document threads: enough that `llm.concurrency` requests stay in flight while the others
+    wait on the CPU workers. The workers serve preparing before rendering, so with too few
+    threads (4 per slot) most end up parked on renders, nothing is being prepared, and the
+    endpoint idles for a moment (measured: in-flight fell to 5.7 of 8). Threads here only wait."""
+    return max(8, settings.llm.concurrency * 8)
 
 
 def run_direct(settings: Settings) -> BatchSummary:
