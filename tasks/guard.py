@@ -308,15 +308,21 @@ def _nlp() -> Language | None:
                     # OpenBLAS, and tok2vec is mostly matrix products; the models keep the ops
                     # they were built with.
                     with use_ops("numpy", use_blis=False):
-                        _NLP = spacy.load(
+                        nlp = spacy.load(
                             "ja_ginza",
                             exclude=[
                                 "parser",
                                 "morphologizer",
                                 "compound_splitter",
                                 "bunsetu_recognizer",
+                                # The vocabulary's 600,000 strings cost ~130 MB and NER never
+                                # reads them (strings are interned as documents arrive); only
+                                # the static vectors the tok2vec uses are loaded back.
+                                "vocab",
                             ],
                         )
+                    nlp.vocab.vectors.from_disk(nlp.path / "vocab", exclude=["strings"])
+                    _NLP = nlp
                 except (ImportError, OSError) as e:
                     _NLP_FAILED = True
                     log.warning("GiNZA (ja_ginza) unavailable, names by patterns only: %s", e)
@@ -353,59 +359,56 @@ def _pieces(text: str, size: int = 400) -> Iterator[tuple[int, str]]:
             line = line[cut:]
 
 
-def _tokenize(nlp: Language, text: str) -> list[tuple[int, Doc]]:
-    """(offset, Sudachi-tokenized piece): one dictionary pass, shared by both name detectors."""
-    offsets, pieces = zip(*_pieces(text), strict=True) if text.strip() else ((), ())
-    with _RUN_LOCK:
-        docs = list(nlp.tokenizer.pipe(pieces))
-    return list(zip(offsets, docs, strict=True))
+def _tokenize(nlp: Language, text: str) -> Iterator[tuple[int, Doc]]:
+    """(offset, Sudachi-tokenized piece), one at a time: a 300-page PDF's tokens held all at
+    once cost ~200 MB, and each piece is needed only by the two passes it feeds right away."""
+    for offset, piece in _pieces(text):
+        with _RUN_LOCK:
+            doc = nlp.tokenizer(piece)
+        yield offset, doc
 
 
-def _sudachi_names(tokenized: list[tuple[int, Doc]]) -> tuple[list[_Span], set[str]]:
+def _sudachi_names(base: int, doc: Doc, spans: list[_Span], lexicon: set[str]) -> None:
     """Names from the dictionary's 人名 tags and from words before honorifics / titles."""
-    spans: list[_Span] = []
-    lexicon: set[str] = set()
-    for base, doc in tokenized:
-        toks = list(doc)
-        i = 0
-        while i < len(toks):
-            if "人名" not in toks[i].tag_:
-                i += 1
-                continue
-            j = i
-            while j < len(toks) and "人名" in toks[j].tag_:
-                j += 1
-            nxt = toks[j].text if j < len(toks) else ""
-            first, last = toks[i], toks[j - 1]
-            surface = doc.text[first.idx : last.idx + len(last.text)]
-            has_both = any("姓" in t.tag_ for t in toks[i:j]) and any(
-                t.tag_.endswith("名") for t in toks[i:j]
-            )
-            context = nxt in _HONORIFIC or nxt in _TITLE_WORDS
-            if (has_both or context or len(surface) >= 2) and surface not in _NOT_NAMES:
-                spans.append(_Span(base + first.idx, base + first.idx + len(surface), "person"))
-                if has_both or context:
-                    lexicon.add(surface)
-            i = j
-        # Unknown names before an honorific: the proper / common nouns directly before 様・さん.
-        for k, tok in enumerate(toks):
-            if tok.text not in _HONORIFIC or k == 0 or "人名" in toks[k - 1].tag_:
-                continue
-            m = k
-            while (
-                m > 0
-                and k - m < 3
-                and toks[m - 1].tag_.startswith("名詞")
-                and "副詞可能" not in toks[m - 1].tag_
-            ):
-                m -= 1
-            if m == k:
-                continue
-            surface = doc.text[toks[m].idx : tok.idx]
-            if surface not in _NOT_NAMES and re.fullmatch(r"[一-龥々ァ-ヴー]{2,8}", surface):
-                spans.append(_Span(base + toks[m].idx, base + tok.idx, "person"))
+    toks = list(doc)
+    i = 0
+    while i < len(toks):
+        if "人名" not in toks[i].tag_:
+            i += 1
+            continue
+        j = i
+        while j < len(toks) and "人名" in toks[j].tag_:
+            j += 1
+        nxt = toks[j].text if j < len(toks) else ""
+        first, last = toks[i], toks[j - 1]
+        surface = doc.text[first.idx : last.idx + len(last.text)]
+        has_both = any("姓" in t.tag_ for t in toks[i:j]) and any(
+            t.tag_.endswith("名") for t in toks[i:j]
+        )
+        context = nxt in _HONORIFIC or nxt in _TITLE_WORDS
+        if (has_both or context or len(surface) >= 2) and surface not in _NOT_NAMES:
+            spans.append(_Span(base + first.idx, base + first.idx + len(surface), "person"))
+            if has_both or context:
                 lexicon.add(surface)
-    return spans, lexicon
+        i = j
+    # Unknown names before an honorific: the proper / common nouns directly before 様・さん.
+    for k, tok in enumerate(toks):
+        if tok.text not in _HONORIFIC or k == 0 or "人名" in toks[k - 1].tag_:
+            continue
+        m = k
+        while (
+            m > 0
+            and k - m < 3
+            and toks[m - 1].tag_.startswith("名詞")
+            and "副詞可能" not in toks[m - 1].tag_
+        ):
+            m -= 1
+        if m == k:
+            continue
+        surface = doc.text[toks[m].idx : tok.idx]
+        if surface not in _NOT_NAMES and re.fullmatch(r"[一-龥々ァ-ヴー]{2,8}", surface):
+            spans.append(_Span(base + toks[m].idx, base + tok.idx, "person"))
+            lexicon.add(surface)
 
 
 def _worth_ner(doc: Doc) -> bool:
@@ -426,30 +429,54 @@ def _worth_ner(doc: Doc) -> bool:
     )
 
 
-def _ner_names(
-    nlp: Language, tokenized: list[tuple[int, Doc]], budget: int
-) -> tuple[set[str], set[str], int, bool]:
-    """(persons, companies, chars read, cut short): GiNZA NER over at most `budget` characters.
+class _NerChoice:
+    """Which pieces GiNZA's NER reads: at most `budget` characters, pieces with a cue (様, 担当,
+    株式会社...) first, so a long document's budget is spent where names are; each distinct
+    piece once. Pieces are offered one at a time and only the chosen ones are kept."""
 
-    Pieces that carry a cue (様, 担当, 株式会社...) go first, so a long document's budget is spent
-    where names are; each distinct piece is read once, from the tokens already made.
-    """
-    seen: set[str] = set()
-    ranked: list[tuple[int, int, int, Doc]] = []
-    for n, (_, doc) in enumerate(tokenized):
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._seen: set[str] = set()
+        self._cue: list[Doc] = []
+        self._rest: list[Doc] = []
+        self._cue_used = 0
+        self._rest_used = 0
+        self._cue_full = False
+        self.cut = False  # a piece worth reading was left out
+
+    def offer(self, doc: Doc) -> None:
         key = doc.text.strip()
-        if key in seen or not re.search(r"[一-龥ァ-ヴ]", key) or not _worth_ner(doc):
-            continue
-        seen.add(key)
-        ranked.append((0 if _NAME_CUE.search(key) else 1, n, len(key), doc))
-    ranked.sort(key=lambda r: r[:2])
-    chosen: list[Doc] = []
-    used = 0
-    for _, _, size, doc in ranked:
-        if used + size > budget:
-            break
-        chosen.append(doc)
-        used += size
+        if key in self._seen or not re.search(r"[一-龥ァ-ヴ]", key) or not _worth_ner(doc):
+            return
+        self._seen.add(key)
+        size = len(key)
+        if _NAME_CUE.search(key):
+            if not self._cue_full and self._cue_used + size <= self.budget:
+                self._cue.append(doc)
+                self._cue_used += size
+            else:
+                self._cue_full = self.cut = True
+        elif self._rest_used + size <= self.budget and not self.cut:
+            self._rest.append(doc)
+            self._rest_used += size
+        else:
+            self.cut = True
+
+    def chosen(self) -> tuple[list[Doc], int]:
+        """(pieces, characters) to read; call once, after the last offer."""
+        docs, used = list(self._cue), self._cue_used
+        for doc in self._rest:
+            size = len(doc.text.strip())
+            if self._cue_full or used + size > self.budget:
+                self.cut = True
+                break
+            docs.append(doc)
+            used += size
+        return docs, used
+
+
+def _ner_names(nlp: Language, chosen: list[Doc]) -> tuple[set[str], set[str]]:
+    """(persons, companies) GiNZA's NER finds in the chosen pieces, from their tokens."""
     persons: set[str] = set()
     companies: set[str] = set()
     with _RUN_LOCK:
@@ -466,7 +493,7 @@ def _ner_names(
             ):
                 # Short ASCII "companies" are mostly part numbers (KX-2040).
                 companies.add(value)
-    return persons, companies, used, len(chosen) < len(ranked)
+    return persons, companies
 
 
 # -- workspace lists --------------------------------------------------------------------------
@@ -680,16 +707,17 @@ def detect(text: str, settings: Settings) -> tuple[list[_Span], list[str], int]:
     ner_chars = 0
     nlp = _nlp() if settings.guard.ner else None
     if nlp is not None:
-        tokenized = _tokenize(nlp, text)
-        sudachi_spans, sudachi_lexicon = _sudachi_names(tokenized)
-        spans += sudachi_spans
-        persons |= sudachi_lexicon
-        ner_persons, ner_companies, ner_chars, cut = _ner_names(
-            nlp, tokenized, settings.guard.ner_max_chars
-        )
+        lexicon: set[str] = set()
+        choice = _NerChoice(settings.guard.ner_max_chars)
+        for base, doc in _tokenize(nlp, text):  # one dictionary pass feeds both detectors
+            _sudachi_names(base, doc, spans, lexicon)
+            choice.offer(doc)
+        persons |= lexicon
+        chosen, ner_chars = choice.chosen()
+        ner_persons, ner_companies = _ner_names(nlp, chosen)
         persons |= ner_persons
         companies |= _companies("", ner_companies)
-        if cut:
+        if choice.cut:
             warnings.append(NER_PARTIAL_JA.format(chars=ner_chars))
     elif settings.guard.ner:
         warnings.append(NER_UNAVAILABLE_JA)
