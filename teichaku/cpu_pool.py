@@ -10,9 +10,10 @@ Jobs are handed out by priority, not arrival: preparing a document for the model
 goes before rendering a draft whose answer is already in (priority 1), so the endpoint is kept
 busy first and drafts are written in the gaps.
 
-A worker that dies (killed, out of memory, a crash in a C parser) breaks the executor; the pool
-is rebuilt and the job tried once more, so one bad file cannot fail its neighbours. A job that
-kills a worker twice is refused like any unreadable file.
+A worker that dies (killed, out of memory, a crash in a C parser) breaks the executor and every
+job in it; the pool is rebuilt and each of those jobs is tried again alone in a fresh process,
+so one bad file cannot fail its neighbours. A job that kills its process twice, the second time
+alone, is refused like any unreadable file.
 """
 
 from __future__ import annotations
@@ -111,10 +112,10 @@ class CpuPool:
         self._generation = 0
         self._executor = self._new_executor()
 
-    def _new_executor(self) -> ProcessPoolExecutor:
+    def _new_executor(self, workers: int | None = None) -> ProcessPoolExecutor:
         settings = self._initargs[0]
         return ProcessPoolExecutor(
-            max_workers=self.workers,
+            max_workers=workers or self.workers,
             mp_context=process_context(preload_model=_preload_model(settings)),
             initializer=_init_worker,
             initargs=self._initargs,
@@ -142,21 +143,24 @@ class CpuPool:
                 self._cond.notify_all()
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        for attempt in (1, 2):
-            with self._cond:
-                executor, generation = self._executor, self._generation
+        with self._cond:
+            executor, generation = self._executor, self._generation
+        try:
+            return executor.submit(fn, *args).result()
+        except BrokenProcessPool:
+            self._replace(generation)
+        # Every job in flight saw the pool break, not only the one that broke it: each is tried
+        # again alone, in a fresh process, so only the culprit can fail a second time.
+        log.warning("a worker process died; retrying its jobs one by one in fresh processes")
+        with self._new_executor(workers=1) as solo:
             try:
-                return executor.submit(fn, *args).result()
+                return solo.submit(fn, *args).result()
             except BrokenProcessPool as e:
-                self._replace(generation)
-                if attempt == 2:
-                    raise Refusal(
-                        RefusalKind.TIMEOUT,
-                        f"a worker process died twice on this file ({e}); likely out of memory "
-                        "or a crash in a parser",
-                    ) from None
-                log.warning("a worker process died; restarting the pool and retrying the job")
-        raise AssertionError("unreachable")
+                raise Refusal(
+                    RefusalKind.TIMEOUT,
+                    f"the process reading this file died twice, the second time alone ({e}); "
+                    "likely out of memory or a crash in a parser",
+                ) from None
 
     def _replace(self, generation: int) -> None:
         """Rebuild a broken executor once, however many jobs saw it break."""

@@ -121,14 +121,38 @@ def test_a_dead_worker_is_replaced_and_its_job_retried(settings, tmp_path: Path)
     try:
         first = pool.call(pid_job)
         retried = pool.call(die_once, str(tmp_path / "died"))
-        assert retried != first and (tmp_path / "died").exists()
-        assert pool.call(pid_job) == retried  # the new pool keeps working
+        assert retried != first and (tmp_path / "died").exists()  # died once, then succeeded
+        assert pool.call(pid_job) not in (first, retried)  # a new pool took over
         with pytest.raises(Refusal) as err:
             pool.call(die_always)
         assert err.value.kind is RefusalKind.TIMEOUT
         assert pool.call(pid_job) > 0
     finally:
         pool.close()
+
+
+def test_only_the_job_that_kills_its_worker_is_refused(settings, tmp_path: Path) -> None:
+    pool = CpuPool(_without_ner(settings), 2)
+    outcomes: dict[str, object] = {}
+
+    def run(name: str, fn, *args) -> None:
+        try:
+            outcomes[name] = pool.call(fn, *args)
+        except Refusal as e:
+            outcomes[name] = e.kind
+
+    try:
+        pool.call(pid_job)
+        # A slow innocent job is in the pool when the other job kills its worker, twice.
+        innocent = threading.Thread(target=run, args=("innocent", sleep_job, 1.0))
+        innocent.start()
+        time.sleep(0.2)
+        run("culprit", die_always)
+        innocent.join(20)
+    finally:
+        pool.close()
+    assert outcomes["culprit"] is RefusalKind.TIMEOUT
+    assert isinstance(outcomes["innocent"], float)
 
 
 def test_preparing_for_the_model_goes_before_rendering(settings) -> None:
