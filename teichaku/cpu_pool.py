@@ -143,12 +143,21 @@ class CpuPool:
                 self._cond.notify_all()
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self._cond:
-            executor, generation = self._executor, self._generation
-        try:
-            return executor.submit(fn, *args).result()
-        except BrokenProcessPool:
-            self._replace(generation)
+        for _ in range(3):
+            with self._cond:
+                executor, generation = self._executor, self._generation
+            try:
+                future = executor.submit(fn, *args)
+            except (BrokenProcessPool, RuntimeError):
+                # Broken, or shut down by the thread that replaced it a moment ago: the job never
+                # ran, so it simply goes to the current pool.
+                self._replace(generation)
+                continue
+            try:
+                return future.result()
+            except BrokenProcessPool:
+                self._replace(generation)
+                break
         # Every job in flight saw the pool break, not only the one that broke it: each is tried
         # again alone, in a fresh process, so only the culprit can fail a second time.
         log.warning("a worker process died; retrying its jobs one by one in fresh processes")
