@@ -4,7 +4,7 @@ Python runs one thread at a time per process, so a batch that parses, runs GiNZA
 Word files on threads uses one core however many it has, and the model endpoint waits on it
 (measured: 480 short reports took 3.6x the endpoint's floor on 2 cores). The documents' threads
 stay in the main process, which only waits on the network and writes to the store; the steps
-that burn CPU run here, in `workers` processes that each load GiNZA once.
+that burn CPU run here, in `workers` processes forked with GiNZA already loaded.
 
 Jobs are handed out by priority, not arrival: preparing a document for the model (priority 0)
 goes before rendering a draft whose answer is already in (priority 1), so the endpoint is kept
