@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -475,6 +476,18 @@ class _NerChoice:
         return docs, used
 
 
+def _trim_entity(text: str) -> str:
+    """An entity without the spaces, punctuation and symbols the model sometimes takes along at
+    its ends: in a table row it labels 「山田 |」 a person, and masking that would swallow the
+    cell border the draft's table is read by."""
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start])[0] in "PSZC":
+        start += 1
+    while end > start and unicodedata.category(text[end - 1])[0] in "PSZC":
+        end -= 1
+    return text[start:end]
+
+
 def _ner_names(nlp: Language, chosen: list[Doc]) -> tuple[set[str], set[str]]:
     """(persons, companies) GiNZA's NER finds in the chosen pieces, from their tokens."""
     persons: set[str] = set()
@@ -483,7 +496,7 @@ def _ner_names(nlp: Language, chosen: list[Doc]) -> tuple[set[str], set[str]]:
         docs = list(nlp.pipe(chosen, batch_size=32))
     for doc in docs:
         for ent in doc.ents:
-            value = ent.text.strip()
+            value = _trim_entity(ent.text)
             if len(value) < 2 or value in _NOT_NAMES:
                 continue
             if ent.label_ == "Person" and not _CO_FORM_IN.search(value):

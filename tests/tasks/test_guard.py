@@ -101,6 +101,15 @@ def test_names_by_field_honorific_and_ner(settings, spec):
     assert r.counts["person"] >= 5
 
 
+def test_table_borders_stay_out_of_masked_names(settings, spec):
+    # GiNZA labels 「山田 |」 a person in a table row; masking the border too broke the ToDo table.
+    text = "1 | 改定単価を反映した見積書の提出 | 山田 | 12月4日(金)\n4 | 配送案の作成 | 物流課 田中 | 来週月曜"
+    r = guard_text(text, spec, settings)
+    assert "山田" not in r.text and "田中" not in r.text
+    assert r.text.count(" | ") == text.count(" | ")
+    assert all("|" not in value for value in r.mapping.values())
+
+
 def test_placeholders_are_consistent_and_restored(settings, spec):
     text = "担当：西村\n西村さんが株式会社青葉製作所を訪問。青葉製作所の担当は西村さんに連絡する。"
     r = guard_text(text, spec, settings)
