@@ -105,13 +105,16 @@ def pool_size(settings: Settings) -> int:
     return max(8, settings.llm.concurrency * 8)
 
 
+def document_threads(settings: Settings) -> ThreadPoolExecutor:
+    """The threads documents run on, in both runners (they wait; the CPU work is in workers)."""
+    return ThreadPoolExecutor(max_workers=pool_size(settings), thread_name_prefix="teichaku-doc")
+
+
 def run_direct(settings: Settings) -> BatchSummary:
     """The batch on a plain thread pool: same steps and outcomes as the Prefect flow, no Prefect."""
     from tasks.feedback import scan_feedback
 
-    with ThreadPoolExecutor(
-        max_workers=pool_size(settings), thread_name_prefix="teichaku-doc"
-    ) as pool:
+    with document_threads(settings) as pool:
         steps = Steps(
             scan_feedback=scan_feedback,
             discover=discover_ready,

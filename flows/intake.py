@@ -13,7 +13,7 @@ the endpoint's floor.
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_all
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import batch
-from flows.batch import DISCOVERED, PROGRESS, Steps, pool_size, run_batch
+from flows.batch import DISCOVERED, PROGRESS, Steps, document_threads, run_batch
 from tasks.feedback import scan_feedback_task
 from tasks.pipeline import BatchContext, process_document
 from teichaku.models import BatchSummary, DiscoveredFile, DocumentOutcome
@@ -112,9 +112,7 @@ def intake_flow(
         for report in reports:
             report.wait()
 
-    with ThreadPoolExecutor(
-        max_workers=pool_size(settings), thread_name_prefix="teichaku-doc"
-    ) as pool:
+    with document_threads(settings) as pool:
         steps = Steps(
             scan_feedback=scan_feedback_task, discover=discover_task, submit=submit, wait=wait
         )

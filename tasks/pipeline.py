@@ -1,7 +1,7 @@
 """One document through the steps: claim -> extract -> guard -> generate -> render -> publish.
 
-`process_document` is a plain function (tests call it directly); the intake flow wraps it in one
-Prefect task per document, which keeps orchestration overhead off the per-step hot path.
+`process_document` is a plain function (tests call it directly); both runners (flows/batch.py,
+flows/intake.py) call it on plain threads, which keeps orchestration overhead off the hot path.
 
 The document's thread stays in this process and waits on the network; the CPU-heavy halves on
 either side of the model call (`prepare`: extract + guard, `finish`: render + write) run in the
@@ -111,9 +111,9 @@ def release_claims(ctx: BatchContext) -> int:
 
 def warm_up(settings: Settings, cpu: CpuPool | None = None) -> threading.Thread:
     """Load GiNZA and start the PDF forkserver in the background, so the first documents do not
-    wait ~5 s for them on the critical path. With worker processes, each loads GiNZA in its
-    initializer and this process never does. Documents that need either before it is ready wait
-    on the loader's own lock; nothing is loaded twice."""
+    wait ~5 s for them on the critical path. With worker processes, they fork with GiNZA
+    loaded by their forkserver (or load it in their initializer) and this process never does.
+    Documents that need either before it is ready wait on the loader's own lock."""
 
     def work() -> None:
         from tasks.extract import warm_up as warm_extract

@@ -101,7 +101,7 @@ class CpuPool:
 
     def __init__(self, settings: Any, workers: int) -> None:
         self.workers = workers
-        self._initargs = (settings,)
+        self._settings = settings
         self._cond = threading.Condition()
         self._waiting: list[tuple[int, int]] = []  # heap of (priority, ticket)
         self._tickets = itertools.count()
@@ -113,12 +113,11 @@ class CpuPool:
         self._executor = self._new_executor()
 
     def _new_executor(self, workers: int | None = None) -> ProcessPoolExecutor:
-        settings = self._initargs[0]
         return ProcessPoolExecutor(
             max_workers=workers or self.workers,
-            mp_context=process_context(preload_model=_preload_model(settings)),
+            mp_context=process_context(preload_model=_preload_model(self._settings)),
             initializer=_init_worker,
-            initargs=self._initargs,
+            initargs=(self._settings,),
         )
 
     def warm_up(self) -> None:
