@@ -408,14 +408,6 @@ def _extract_docx(path: Path, limits: IntakeSettings) -> ExtractedDocument:
 # --------------------------------------------------------------------------- .pdf
 
 
-def warm_up() -> None:
-    """Start the PDF reader's forkserver now rather than when the first PDF arrives."""
-    from multiprocessing import forkserver
-
-    process_context()  # registers the preload before the server starts
-    forkserver.ensure_running()
-
-
 def _page_has_images(page: Any) -> bool:
     try:
         return len(page.images) > 0

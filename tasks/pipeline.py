@@ -28,7 +28,7 @@ from tasks.extract import READ_IN_CHILD, extract_text
 from tasks.guard import GuardResult, guard_text, restore, route_engine
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
 from tasks.render import render_draft
-from teichaku.cpu_pool import FINISH, PREPARE, CpuPool, worker_count
+from teichaku.cpu_pool import FINISH, PREPARE, CpuPool, start_server, worker_count
 from teichaku.errors import EngineUnavailable, Refusal
 from teichaku.models import (
     DiscoveredFile,
@@ -116,9 +116,7 @@ def warm_up(settings: Settings, cpu: CpuPool | None = None) -> threading.Thread:
     Documents that need either before it is ready wait on the loader's own lock."""
 
     def work() -> None:
-        from tasks.extract import warm_up as warm_extract
-
-        warm_extract()
+        start_server(settings)
         if cpu is not None:
             cpu.warm_up()
         elif settings.guard.enabled and settings.guard.ner:

@@ -68,24 +68,29 @@ def worker_count(settings: Any) -> int:
     return max(1, min(os.cpu_count() or 1, 4)) if configured is None else configured
 
 
-def _preload_model(settings: Any) -> bool:
+def _uses_ner(settings: Any) -> bool:
     return bool(settings.guard.enabled and settings.guard.ner)
 
 
-def start_server(settings: Any) -> None:
-    """Start the workers' forkserver now, so it loads GiNZA (~1.5-2.5 s) while the caller is
-    still importing and listing files; `teichaku run` calls this first thing."""
-    if worker_count(settings) > 0:
-        from multiprocessing import forkserver
+def context_for(settings: Any) -> BaseContext:
+    """The context for a batch with these settings: GiNZA is preloaded when workers will use it."""
+    return process_context(preload_model=worker_count(settings) > 0 and _uses_ner(settings))
 
-        process_context(preload_model=_preload_model(settings))
-        forkserver.ensure_running()
+
+def start_server(settings: Any) -> None:
+    """Start the forkserver now, so it loads what it preloads (GiNZA: ~1.5-2.5 s) while the
+    caller is still importing and listing files. `teichaku run` calls this first thing, and every
+    batch again when it opens (a no-op once the server runs)."""
+    from multiprocessing import forkserver
+
+    context_for(settings)  # registers the preload before the server starts
+    forkserver.ensure_running()
 
 
 # -- inside a worker --------------------------------------------------------------------------
 def _init_worker(settings: Any) -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    if settings.guard.enabled and settings.guard.ner:
+    if _uses_ner(settings):
         from tasks.guard import warm_up
 
         warm_up()
@@ -115,7 +120,7 @@ class CpuPool:
     def _new_executor(self, workers: int | None = None) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=workers or self.workers,
-            mp_context=process_context(preload_model=_preload_model(self._settings)),
+            mp_context=context_for(self._settings),
             initializer=_init_worker,
             initargs=(self._settings,),
         )
