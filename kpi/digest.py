@@ -45,18 +45,11 @@ class DigestMail:
     markdown: str
 
 
+# What became of a group's drafts, in this order wherever a table shows them (mail, artifact,
+# `teichaku kpi`); `outcome_cells` formats a row's figures to match.
+OUTCOME_COLUMNS = ("下書き", "採用", "不採用", "採用率", "推定(時間)", "確定(時間)")
 # The per-department table's columns, shared by the HTML mail and the Prefect Markdown artifact.
-DEPARTMENT_COLUMNS = (
-    "部署",
-    "受付",
-    "下書き",
-    "採用",
-    "不採用",
-    "採用率",
-    "推定(時間)",
-    "確定(時間)",
-    "利用者",
-)
+DEPARTMENT_COLUMNS = ("部署", "受付", *OUTCOME_COLUMNS, "利用者")
 
 
 # -- number formats (one place, so every part shows the same figure) ------------------------
@@ -68,6 +61,18 @@ def hours(x: float) -> str:
 
 def rate(r: float | None) -> str:
     return "—" if r is None else f"{round(r * 100)}%"
+
+
+def outcome_cells(r: Any) -> list[str]:
+    """A department, spec or version row's figures under OUTCOME_COLUMNS."""
+    return [
+        str(r.drafts),
+        str(r.adopted),
+        str(r.rejected),
+        rate(r.adoption_rate),
+        hours(r.hours_saved_est),
+        hours(r.hours_saved_confirmed),
+    ]
 
 
 def week_title(report: KpiReport) -> str:
@@ -289,12 +294,7 @@ def render_html(report: KpiReport, catalog_url: str | None = None) -> str:
         [
             f"<b>{e(d.department_name)}</b>",
             str(d.documents),
-            str(d.drafts),
-            str(d.adopted),
-            str(d.rejected),
-            rate(d.adoption_rate),
-            hours(d.hours_saved_est),
-            hours(d.hours_saved_confirmed),
+            *outcome_cells(d),
             str(d.active_people),
             f"{d.cost_est:.1f}",
         ]
@@ -316,16 +316,11 @@ def render_html(report: KpiReport, catalog_url: str | None = None) -> str:
         + f'<table role="presentation" data-chart="departments" width="100%" cellpadding="0" cellspacing="0" border="0">{dept_bars}</table>'
         + '<p style="font-size:12px;color:#4b5563;margin:12px 0 4px 0;">仕様別</p>'
         + _table(
-            ["部署・仕様", "下書き", "採用", "不採用", "採用率", "推定(時間)", "確定(時間)"],
+            ["部署・仕様", *OUTCOME_COLUMNS],
             [
                 [
                     f"{e(r.department_name)}<br><span style='color:#6b7280;font-size:12px;'>{e(r.spec_title)}</span>",
-                    str(r.drafts),
-                    str(r.adopted),
-                    str(r.rejected),
-                    rate(r.adoption_rate),
-                    hours(r.hours_saved_est),
-                    hours(r.hours_saved_confirmed),
+                    *outcome_cells(r),
                 ]
                 for r in report.rows
             ],
@@ -483,8 +478,7 @@ def render_markdown(report: KpiReport, catalog_url: str | None = None) -> str:
         _md_row(["---"] * len(DEPARTMENT_COLUMNS)),
     ]
     out += [
-        _md_row([d.department_name, d.documents, d.drafts, d.adopted, d.rejected, rate(d.adoption_rate),
-                 hours(d.hours_saved_est), hours(d.hours_saved_confirmed), d.active_people])
+        _md_row([d.department_name, d.documents, *outcome_cells(d), d.active_people])
         for d in report.departments
     ]  # fmt: skip
     top = max((p.hours_saved_est for p in report.trend), default=0.0)

@@ -70,7 +70,7 @@ def _print_report(report: KpiReport) -> None:
 
     _print_totals(report)
 
-    from kpi.digest import hours, rate, week_title
+    from kpi.digest import OUTCOME_COLUMNS, hours, outcome_cells, rate, week_title
 
     h = report.headline
     console.print(f"[bold]{week_title(report)}[/]  ({report.week})")
@@ -85,12 +85,7 @@ def _print_report(report: KpiReport) -> None:
         "仕様",
         "版",
         "受付",
-        "下書き",
-        "採用",
-        "不採用",
-        "採用率",
-        "推定(h)",
-        "確定(h)",
+        *OUTCOME_COLUMNS,
         "利用者",
         "トークン",
     ):
@@ -102,12 +97,7 @@ def _print_report(report: KpiReport) -> None:
             r.spec_id,
             "—" if r.spec_version is None else f"v{r.spec_version}",
             str(r.documents),
-            str(r.drafts),
-            str(r.adopted),
-            str(r.rejected),
-            rate(r.adoption_rate),
-            hours(r.hours_saved_est),
-            hours(r.hours_saved_confirmed),
+            *outcome_cells(r),
             str(r.active_people),
             f"{r.tokens:,}",
         )
