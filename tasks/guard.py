@@ -443,7 +443,7 @@ class _NerChoice:
         self._cue_used = 0
         self._rest_used = 0
         self._cue_full = False
-        self.cut = False  # a piece worth reading was left out
+        self._dropped = False  # a piece worth reading did not fit
 
     def offer(self, doc: Doc) -> None:
         key = doc.text.strip()
@@ -456,24 +456,23 @@ class _NerChoice:
                 self._cue.append(doc)
                 self._cue_used += size
             else:
-                self._cue_full = self.cut = True
-        elif self._rest_used + size <= self.budget and not self.cut:
+                self._cue_full = self._dropped = True
+        elif self._rest_used + size <= self.budget and not self._dropped:
             self._rest.append(doc)
             self._rest_used += size
         else:
-            self.cut = True
+            self._dropped = True
 
-    def chosen(self) -> tuple[list[Doc], int]:
-        """(pieces, characters) to read; call once, after the last offer."""
+    def chosen(self) -> tuple[list[Doc], int, bool]:
+        """(pieces, characters) to read after the last offer, and whether any was left out."""
         docs, used = list(self._cue), self._cue_used
         for doc in self._rest:
             size = len(doc.text.strip())
             if self._cue_full or used + size > self.budget:
-                self.cut = True
-                break
+                return docs, used, True
             docs.append(doc)
             used += size
-        return docs, used
+        return docs, used, self._dropped
 
 
 def _trim_entity(text: str) -> str:
@@ -726,11 +725,11 @@ def detect(text: str, settings: Settings) -> tuple[list[_Span], list[str], int]:
             _sudachi_names(base, doc, spans, lexicon)
             choice.offer(doc)
         persons |= lexicon
-        chosen, ner_chars = choice.chosen()
+        chosen, ner_chars, cut = choice.chosen()
         ner_persons, ner_companies = _ner_names(nlp, chosen)
         persons |= ner_persons
         companies |= _companies("", ner_companies)
-        if choice.cut:
+        if cut:
             warnings.append(NER_PARTIAL_JA.format(chars=ner_chars))
     elif settings.guard.ner:
         warnings.append(NER_UNAVAILABLE_JA)

@@ -9,6 +9,7 @@ import pytest
 
 from tasks.guard import (
     BLOCKED_JA,
+    NER_PARTIAL_JA,
     _luhn_ok,
     _my_number_ok,
     guard_text,
@@ -201,6 +202,16 @@ def test_disabled_guard_sends_text_unchanged(tmp_path: Path, spec):
     settings = load_settings(tmp_path, guard={"enabled": False})
     r = guard_text("連絡先 090-1234-5678", spec, settings)
     assert r.text == "連絡先 090-1234-5678" and not r.mapping
+
+
+def test_ner_budget_cut_is_said_in_the_draft(tmp_path: Path, spec):
+    settings = load_settings(tmp_path, guard={"ner_max_chars": 60})
+    text = "".join(f"出席者：株式会社北斗精機 佐々木様、第{i}工場の森下さん\n" for i in range(10))
+    r = guard_text(text, spec, settings)
+    assert 0 < r.ner_chars <= 60
+    assert NER_PARTIAL_JA.format(chars=r.ner_chars) in r.warnings
+    roomy = guard_text(text, spec, load_settings(tmp_path, guard={"ner_max_chars": 5000}))
+    assert not any("一部" in w for w in roomy.warnings)
 
 
 @pytest.mark.slow
