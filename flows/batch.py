@@ -12,8 +12,9 @@ short documents against a fast endpoint.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -105,20 +106,37 @@ def pool_size(settings: Settings) -> int:
     return max(8, settings.llm.concurrency * 8)
 
 
-def document_threads(settings: Settings) -> ThreadPoolExecutor:
-    """The threads documents run on, in both runners (they wait; the CPU work is in workers)."""
-    return ThreadPoolExecutor(max_workers=pool_size(settings), thread_name_prefix="teichaku-doc")
+class DocumentThreads:
+    """The threads documents run on, in both runners (they wait; the CPU work is in workers).
+    Remembers each spec's futures, for the flow's per-spec report."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers=pool_size(settings), thread_name_prefix="teichaku-doc"
+        )
+        self.by_spec: dict[str, list[Future[DocumentOutcome]]] = defaultdict(list)
+
+    def submit(self, found: DiscoveredFile, ctx: BatchContext) -> Future[DocumentOutcome]:
+        future = self._pool.submit(process_document, found, ctx)
+        self.by_spec[found.spec_id].append(future)
+        return future
+
+    def __enter__(self) -> DocumentThreads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def run_direct(settings: Settings) -> BatchSummary:
     """The batch on a plain thread pool: same steps and outcomes as the Prefect flow, no Prefect."""
     from tasks.feedback import scan_feedback
 
-    with document_threads(settings) as pool:
+    with DocumentThreads(settings) as threads:
         steps = Steps(
             scan_feedback=scan_feedback,
             discover=discover_ready,
-            submit=lambda f, ctx: pool.submit(process_document, f, ctx),
+            submit=threads.submit,
             wait=lambda futures: [f.exception() for f in futures],
         )
         return run_batch(settings, steps)

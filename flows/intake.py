@@ -24,9 +24,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import batch
-from flows.batch import DISCOVERED, PROGRESS, Steps, document_threads, run_batch
+from flows.batch import DISCOVERED, PROGRESS, DocumentThreads, Steps, run_batch
 from tasks.feedback import scan_feedback_task
-from tasks.pipeline import BatchContext, process_document
+from tasks.pipeline import BatchContext
 from teichaku.models import BatchSummary, DiscoveredFile, DocumentOutcome
 from teichaku.settings import Settings, load_settings
 
@@ -56,6 +56,18 @@ def spec_documents_task(spec_id: str, count: int, futures: list[Future]) -> dict
         reason = f" ({outcome.reason})" if outcome.reason else ""
         logger.info("%s: %s%s", outcome.status, outcome.name, reason)
     return dict(counts)
+
+
+def report_by_spec(by_spec: dict[str, list[Future]]) -> None:
+    """One Prefect task per spec, each waiting for that spec's documents."""
+    reports = [
+        spec_documents_task.with_options(
+            tags=[f"dept:{spec_id.split('/')[0]}", f"spec:{spec_id}"]
+        ).submit(spec_id, len(futures), futures)
+        for spec_id, futures in by_spec.items()
+    ]
+    for report in reports:
+        report.wait()
 
 
 @task(name="publish-summary", cache_policy=NO_CACHE)
@@ -95,26 +107,12 @@ def intake_flow(
     if quiet_seconds is not None:
         # Scheduled runs (deployments/) pass the watcher's quiet period: never read a file mid-copy.
         settings.intake.quiet_seconds = max(settings.intake.quiet_seconds, quiet_seconds)
-    by_spec: dict[str, list[Future]] = defaultdict(list)
-
-    def submit(found: DiscoveredFile, ctx: BatchContext) -> Future:
-        future = pool.submit(process_document, found, ctx)
-        by_spec[found.spec_id].append(future)
-        return future
-
-    def wait(_: list[Future]) -> None:
-        reports = [
-            spec_documents_task.with_options(
-                tags=[f"dept:{spec_id.split('/')[0]}", f"spec:{spec_id}"]
-            ).submit(spec_id, len(futures), futures)
-            for spec_id, futures in by_spec.items()
-        ]
-        for report in reports:
-            report.wait()
-
-    with document_threads(settings) as pool:
+    with DocumentThreads(settings) as threads:
         steps = Steps(
-            scan_feedback=scan_feedback_task, discover=discover_task, submit=submit, wait=wait
+            scan_feedback=scan_feedback_task,
+            discover=discover_task,
+            submit=threads.submit,
+            wait=lambda _: report_by_spec(threads.by_spec),
         )
         summary = run_batch(settings, steps)
     publish_summary_task(summary)
