@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests import builders
+from tests.support import builders
 
 SURNAMES = [
     "佐藤",

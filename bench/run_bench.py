@@ -5,7 +5,7 @@
     .venv/bin/python bench/run_bench.py --scenario saturate -n 16 --json   # what the smoke test runs
 
 Each scenario builds a fresh workspace with synthetic Japanese documents (bench/corpus.py),
-starts `python -m teichaku.fake_endpoint` with a fixed latency and a concurrency cap, runs the
+starts `python -m tests.support.fake_endpoint` with a fixed latency and a concurrency cap, runs the
 real CLI (`teichaku run`) as a subprocess, and reports:
 
 - whole: wall time of the `teichaku run` process, start to exit, as a ratio to the floor
@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(
     0, str(ROOT)
-)  # run as a script: `tests.builders` and `bench.corpus` import from the repo
+)  # run as a script: `tests.support.builders` and `bench.corpus` import from the repo
 
 from bench.corpus import SPEC_IDS, kind_for, write_document  # noqa: E402
 
@@ -71,9 +71,9 @@ class Result:
 
 
 def make_workspace(root: Path) -> tuple[Path, dict[str, Path]]:
-    from teichaku.settings import load_settings
-    from teichaku.specs import load_specs
-    from teichaku.workspace import folders_for, init_workspace
+    from core.settings import load_settings
+    from core.specs import load_specs
+    from core.workspace import folders_for, init_workspace
 
     ws = root / "ws"
     settings = load_settings(ws)
@@ -84,8 +84,8 @@ def make_workspace(root: Path) -> tuple[Path, dict[str, Path]]:
 
 def outcome_counts(ws: Path) -> dict[str, int]:
     """What is on disk and in the store after the run: the truth, not the CLI's summary."""
-    from kpi.store import Store
-    from teichaku.settings import load_settings
+    from core.settings import load_settings
+    from core.store import Store
 
     settings = load_settings(ws)
     counts: dict[str, int] = {}
@@ -105,7 +105,7 @@ def outcome_counts(ws: Path) -> dict[str, int]:
 
 def start_endpoint(args: list[str]) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "teichaku.fake_endpoint", "--no-keep-requests", *args],
+        [sys.executable, "-m", "tests.support.fake_endpoint", "--no-keep-requests", *args],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -276,17 +276,17 @@ def build_foundation_corpus(inboxes: dict[str, Path]) -> None:
 
 
 def build_long_pdf(inboxes: dict[str, Path]) -> None:
-    from tests import builders
+    from tests.support import builders
 
     builders.make_long_pdf(inboxes["sales/meeting_minutes"] / "300ページ.pdf", n_pages=300)
 
 
 def discovery(n: int = 10_000) -> dict:
     """List an n-file backlog and check it against a store that knows every tenth file."""
+    from core.settings import load_settings
+    from core.specs import load_specs
     from flows.batch import discover_ready
-    from tasks.pipeline import open_batch
-    from teichaku.settings import load_settings
-    from teichaku.specs import load_specs
+    from flows.document import open_batch
 
     root = Path(tempfile.mkdtemp(prefix="teichaku-bench-discovery-"))
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from teichaku.settings import Settings
+from core.settings import Settings
 
 
 def workspace_slug(settings: Settings) -> str:
@@ -12,7 +12,7 @@ def workspace_slug(settings: Settings) -> str:
 
 def tags_for(settings: Settings, kind: str) -> list[str]:
     """`teichaku`, the kind, the workspace and every department, so the UI can filter by each."""
-    from teichaku.specs import load_specs
+    from core.specs import load_specs
 
     departments = sorted({s.spec.department for s in load_specs(settings.workspace)})
     return [

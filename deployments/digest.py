@@ -6,8 +6,8 @@ import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from core.settings import Settings
 from deployments.common import tags_for, workspace_slug
-from teichaku.settings import Settings
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment

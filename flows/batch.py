@@ -18,12 +18,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.errors import EngineUnavailable
+from core.models import BatchSummary, DiscoveredFile, DocumentOutcome
+from core.settings import Settings
+from core.specs import load_specs
+from flows.document import BatchContext, inboxes, open_batch, process_document
 from tasks.discover import discover
-from tasks.pipeline import BatchContext, inboxes, open_batch, process_document
-from teichaku.errors import EngineUnavailable
-from teichaku.models import BatchSummary, DiscoveredFile, DocumentOutcome
-from teichaku.settings import Settings
-from teichaku.specs import load_specs
 
 # Listeners for per-document progress (the CLI's progress bar). Module-level, because flow
 # parameters must stay serialisable for deployments; flows/intake.py re-exports these lists.

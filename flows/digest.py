@@ -13,6 +13,9 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from core.settings import Settings, load_settings
+from core.specs import load_specs
+from core.store import Store
 from kpi.digest import DigestMail, build_digest, recipients_for
 from kpi.mailer import SendOutcome, send_digest
 from kpi.metrics import (
@@ -24,9 +27,6 @@ from kpi.metrics import (
     spec_infos,
     week_label,
 )
-from kpi.store import Store
-from teichaku.settings import Settings, load_settings
-from teichaku.specs import load_specs
 
 KPI_ARTIFACT_KEY = "teichaku-kpi"
 DIGEST_ARTIFACT_KEY = "teichaku-weekly-digest"

@@ -23,12 +23,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from core.models import BatchSummary, DiscoveredFile, DocumentOutcome
+from core.settings import Settings, load_settings
 from flows import batch
 from flows.batch import DISCOVERED, PROGRESS, DocumentThreads, Steps, run_batch
+from flows.document import BatchContext
 from tasks.feedback import scan_feedback_task
-from tasks.pipeline import BatchContext
-from teichaku.models import BatchSummary, DiscoveredFile, DocumentOutcome
-from teichaku.settings import Settings, load_settings
 
 __all__ = ["DISCOVERED", "PROGRESS", "intake_flow", "run_intake"]
 

@@ -19,8 +19,8 @@ from email.utils import formatdate, make_msgid
 from html import escape
 from typing import Any
 
+from kpi.catalog import index_url, spec_page_url
 from kpi.metrics import Figures, KpiReport
-from teichaku.catalog import index_url, spec_page_url
 
 EST_COLOR = "#2563eb"  # estimated (推定)
 CONF_COLOR = "#059669"  # confirmed (確定)

@@ -1,6 +1,6 @@
 """Send the weekly digest over SMTP exactly once per week.
 
-The store row for the week is the record (kpi.store.Digest):
+The store row for the week is the record (core.store.Digest):
 
 - `sending` is written before connecting; only one caller can claim a week.
 - Anything that fails before the message body is sent (connection, STARTTLS, AUTH, a refused
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from email.utils import make_msgid
 from typing import Literal
 
+from core.errors import ConfigError
+from core.settings import SmtpSettings
+from core.store import Store
 from kpi.digest import DigestMail, build_message
-from kpi.store import Store
-from teichaku.errors import ConfigError
-from teichaku.settings import SmtpSettings
 
 SendStatus = Literal["sent", "already_sent", "uncertain", "in_progress", "failed"]
 

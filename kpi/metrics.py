@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from kpi.store import Store
+from core.store import Store
 
 TOTAL_COLUMNS = [
     "department",
@@ -91,7 +91,7 @@ class SpecInfo(BaseModel):
 
 
 def spec_infos(specs: list[Any]) -> dict[str, SpecInfo]:
-    """SpecInfo per spec id from loaded specs (teichaku.specs.LoadedSpec)."""
+    """SpecInfo per spec id from loaded specs (core.specs.LoadedSpec)."""
     out: dict[str, SpecInfo] = {}
     for loaded in specs:
         s = loaded.spec

@@ -1,1 +1,1 @@
-"""Built-in prompt specs: `<department>/<document>.yaml`. Loaded by teichaku.specs."""
+"""Built-in prompt specs: `<department>/<document>.yaml`. Loaded by core.specs."""

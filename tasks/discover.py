@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from teichaku.models import DiscoveredFile
+from core.models import DiscoveredFile
 
 # Word owner files, LibreOffice locks, partial downloads, Mac/Windows/Synology litter, and our
 # own hidden temp files (".name.tmp"), which must never be taken for a document.

@@ -21,10 +21,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from teichaku.cpu_pool import process_context
-from teichaku.errors import Refusal
-from teichaku.models import ExtractedDocument, RefusalKind
-from teichaku.settings import IntakeSettings
+from core.errors import Refusal
+from core.models import ExtractedDocument, RefusalKind
+from core.processes import process_context
+from core.settings import IntakeSettings
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".docx", ".pdf", ".txt", ".md"})
 # Parsed in a child process of their own (memory-bounded), so reading them costs the caller

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from kpi.store import Document, Store
-from teichaku.errors import ConfigError
-from teichaku.settings import Settings
-from teichaku.specs import LoadedSpec
-from teichaku.workspace import folders_for
+from core.errors import ConfigError
+from core.settings import Settings
+from core.specs import LoadedSpec
+from core.store import Document, Store
+from core.workspace import folders_for
 
 log = logging.getLogger(__name__)
 

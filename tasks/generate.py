@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import openai
 from pydantic import ValidationError
 
-from teichaku.errors import ConfigError, EngineUnavailable
-from teichaku.models import GenerationResult, ModelCall
-from teichaku.specs import PromptSpec
-from teichaku.templating import render
+from core.errors import ConfigError, EngineUnavailable
+from core.models import GenerationResult, ModelCall
+from core.specs import PromptSpec
+from core.templating import render
 
 if TYPE_CHECKING:
-    from teichaku.settings import Settings
+    from core.settings import Settings
 
 DOC_OPEN = "<<<DOCUMENT"
 DOC_CLOSE = "DOCUMENT>>>"

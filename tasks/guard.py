@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from teichaku.errors import Refusal
-from teichaku.models import RefusalKind
-from teichaku.settings import Settings
-from teichaku.specs import PromptSpec
+from core.errors import Refusal
+from core.models import RefusalKind
+from core.settings import Settings
+from core.specs import PromptSpec
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -1,4 +1,4 @@
-"""Loads GiNZA on import. Only the worker processes' forkserver imports this (teichaku/cpu_pool.py).
+"""Loads GiNZA on import. Only the worker processes' forkserver imports this (flows/pool.py).
 
 Every worker then forks with the model already in memory, shared between them, instead of
 spending ~2.4 s of CPU each loading its own copy at the start of a batch.

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from teichaku.models import GenerationResult
-from teichaku.settings import Settings
-from teichaku.specs import Column, OutputField, PromptSpec
+from core.models import GenerationResult
+from core.settings import Settings
+from core.specs import Column, OutputField, PromptSpec
 
 ENGINE_NAME = "offline"
 MODEL_NAME = "extractive-ja-v1"

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from core.errors import Refusal
+from core.models import DraftPaths, RenderedDraft
 from tasks.render import DOC_MARKER_RE, clean_text
-from teichaku.errors import Refusal
-from teichaku.models import DraftPaths, RenderedDraft
 
 MD_SUFFIX = ".draft.md"
 DOCX_SUFFIX = ".draft.docx"

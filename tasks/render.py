@@ -25,10 +25,10 @@ from docx.oxml.ns import qn
 from docx.shared import Pt, RGBColor
 from jinja2 import TemplateError
 
-from teichaku.errors import ConfigError
-from teichaku.models import DraftMeta, RenderedDraft
-from teichaku.specs import OutputField, PromptSpec
-from teichaku.templating import render as render_jinja
+from core.errors import ConfigError
+from core.models import DraftMeta, RenderedDraft
+from core.specs import OutputField, PromptSpec
+from core.templating import render as render_jinja
 
 BANNER = "⚠ AI下書き・要確認"
 OFFLINE_NOTICE = (

@@ -1,255 +1,24 @@
-"""`teichaku` command line. Heavy imports (Prefect, pandas, parsers) happen inside the commands
-that need them, so commands that run no flow answer quickly."""
+"""`teichaku` command line: the entry point. The application and its shared helpers are in
+teichaku/app.py; each module in teichaku/commands adds the commands of one area to it."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
-import tempfile
-from pathlib import Path
-from typing import Annotated
 
-import typer
-from rich.console import Console
-
-from teichaku.errors import ConfigError
-
-app = typer.Typer(
-    name="teichaku",
-    help="teichaku (定着): drop a document in a department folder, get a reviewed-ready AI draft.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-specs_app = typer.Typer(help="Prompt specs (プロンプト仕様).", no_args_is_help=True)
-app.add_typer(specs_app, name="specs")
-
-console = Console()
-err = Console(stderr=True)
-
-WorkspaceOpt = Annotated[
-    Path, typer.Option("--workspace", "-w", help="Workspace folder (contains teichaku.toml).")
-]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-def _settings(workspace: Path, *, must_exist: bool = True):  # -> Settings
-    from teichaku.settings import CONFIG_FILE, load_settings
-
-    if must_exist and not (workspace / CONFIG_FILE).is_file():
-        _fail(
-            f"{workspace} is not a teichaku workspace (no {CONFIG_FILE}). Run: teichaku init {workspace}"
-        )
-    try:
-        return load_settings(workspace)
-    except Exception as e:  # pydantic ValidationError, TOML errors: show them, no traceback
-        _fail(f"bad configuration in {workspace / CONFIG_FILE} or TEICHAKU_* variables:\n{e}")
-        raise
-
-
-def _specs(workspace: Path | None):
-    from teichaku.specs import load_specs
-
-    try:
-        return load_specs(workspace)
-    except ConfigError as e:
-        _fail(str(e))
-        raise
-
-
-@app.command()
-def init(
-    directory: Annotated[Path, typer.Argument(help="Folder to set up as a workspace.")],
-) -> None:
-    """Create a workspace: teichaku.toml and, per spec, 受付/下書き/処理済み/隔離 folders."""
-    from teichaku.workspace import folders_for, init_workspace
-
-    directory = directory.expanduser().resolve()
-    settings = _settings(directory, must_exist=False)
-    specs = _specs(directory)
-    init_workspace(directory, specs, settings)
-    console.print(f"[green]workspace ready:[/] {directory}")
-    for s in specs:
-        f = folders_for(settings, s.spec)
-        console.print(
-            f"  {s.spec.id:28} {s.spec.title}\n    → ここに入れる: {f.inbox.relative_to(directory)}"
-        )
-
-
-def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
-    """Run the intake batch once with a progress bar: through Prefect or directly (orchestration.mode)."""
-    from teichaku.cpu_pool import start_server
-
-    start_server(settings)  # before the heavy imports below, so GiNZA loads alongside them
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from flows import batch
-
-    progress = Progress(
-        TextColumn("[bold]処理中[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        disable=quiet,
-    )
-    bar = progress.add_task("", total=None)
-
-    def on_found(n: int) -> None:
-        progress.update(bar, total=n)
-
-    def on_done(o) -> None:
-        progress.update(bar, advance=1, description=f"{o.status}: {o.name}"[:60])
-
-    batch.DISCOVERED.append(on_found)
-    batch.PROGRESS.append(on_done)
-    try:
-        if settings.orchestration.resolved() == "direct":
-            with progress:
-                return batch.run_direct(settings)
-        from teichaku.settings import apply_prefect_defaults
-
-        apply_prefect_defaults(settings)  # before Prefect is imported
-        from flows import intake
-
-        with progress, _quiet_prefect_exit():
-            return intake.run_intake(settings)
-    finally:
-        batch.DISCOVERED.remove(on_found)
-        batch.PROGRESS.remove(on_done)
-
-
-class _quiet_prefect_exit:
-    """Prefect's in-process server logs tracebacks while it shuts down; a person should not see them."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        import logging
-
-        for name in ("prefect.server", "prefect._internal", "uvicorn", "prefect.events", "prefect"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def _print_summary(summary, settings) -> None:
-    from rich.table import Table
-
-    t = Table(title="取り込み結果 / intake summary")
-    t.add_column("結果")
-    t.add_column("件数", justify="right")
-    for status, label in (
-        ("drafted", "下書き作成 drafted"),
-        ("quarantined", "隔離 quarantined"),
-        ("pending", "保留 pending"),
-        ("duplicate", "重複 duplicate"),
-        ("skipped", "スキップ skipped"),
-    ):
-        t.add_row(label, str(summary.count(status)))
-    t.add_row("推定削減時間 minutes saved (est.)", f"{summary.minutes_saved:.0f} 分")
-    console.print(t)
-    mode = settings.orchestration.resolved()
-    where = (
-        "Prefect (flow run in the Prefect UI)"
-        if mode == "prefect"
-        else "direct, without Prefect (set PREFECT_API_URL or --orchestration prefect to record a flow run)"
-    )
-    console.print(
-        f"engine: {summary.engine} / {summary.model}  ·  {summary.seconds:.1f} s  ·  orchestration: {where}"
-    )
-    for o in summary.outcomes:
-        if o.status in ("quarantined", "pending"):
-            console.print(f"  [yellow]{o.status}[/] {o.spec_id} {o.name}: {o.reason}")
-    if summary.stopped_reason:
-        err.print(f"[bold red]stopped:[/] {summary.stopped_reason}")
-
-
-@app.command()
-def run(
-    workspace: WorkspaceOpt = Path("."),
-    orchestration: Annotated[
-        str | None,
-        typer.Option(
-            "--orchestration",
-            help="auto (default): through Prefect when PREFECT_API_URL is set, else directly on a thread "
-            "pool without Prefect (no flow run, no UI; same steps and outcomes). prefect: always the "
-            "Prefect flow (without PREFECT_API_URL a temporary in-process server, ~15 s extra). "
-            "direct: never Prefect. Setting: TEICHAKU_ORCHESTRATION__MODE.",
-        ),
-    ] = None,
-) -> None:
-    """Process every document waiting in the inboxes once, then exit.
-
-    Without PREFECT_API_URL the default (orchestration auto) runs without Prefect: a temporary
-    Prefect server costs more than a whole batch of short documents. Set PREFECT_API_URL (or
-    --orchestration prefect) to see runs in the Prefect UI."""
-    workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace)
-    if orchestration is not None:
-        if orchestration not in ("auto", "prefect", "direct"):
-            _fail(f"--orchestration must be auto, prefect or direct, not {orchestration!r}")
-        settings.orchestration.mode = orchestration
-    _specs(workspace)  # fail early, with the file and field, on a broken spec
-    summary = _run_batch(settings)
-    _print_summary(summary, settings)
-    if summary.stopped_reason:
-        raise typer.Exit(3)
-
-
-@app.command()
-def demo(
-    directory: Annotated[
-        Path | None,
-        typer.Option(
-            "--dir", help="Where to build the demo workspace (default: a new temp folder)."
-        ),
-    ] = None,
-) -> None:
-    """Build a throwaway workspace with sample documents for every spec and process them offline."""
-    from teichaku.samples import write_samples
-    from teichaku.workspace import folders_for, init_workspace
-
-    root = (directory or Path(tempfile.mkdtemp(prefix="teichaku-demo-"))).expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    settings = _settings(root, must_exist=False)
-    specs = _specs(root)
-    init_workspace(root, specs, settings)
-    # The demo runs on the embedded defaults: offline engine unless the operator chose otherwise.
-    config = root / "teichaku.toml"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace('# engine = "offline"', 'engine = "offline"', 1),
-        encoding="utf-8",
-    )
-    settings = _settings(root)
-    for s in specs:
-        write_samples(s.spec.id, folders_for(settings, s.spec).inbox)
-    console.print(f"[bold]デモ用ワークスペース / demo workspace:[/] {root}")
-    summary = _run_batch(settings)
-    _print_summary(summary, settings)
-    console.print("\n[bold]下書き / drafts:[/]")
-    for o in summary.outcomes:
-        if o.draft:
-            # Paths are printed whole (no wrapping) so they can be copied.
-            console.print(f"  {o.spec_id}", soft_wrap=True)
-            console.print(f"    {o.draft.docx}\n    {o.draft.md}", soft_wrap=True, highlight=False)
-    drafted_specs = {o.spec_id for o in summary.outcomes if o.status == "drafted"}
-    missing = sorted({s.spec.id for s in specs} - drafted_specs)
-    if missing:
-        _fail(f"no draft for: {', '.join(missing)}", code=1)
+from core.errors import ConfigError
+from teichaku import commands
+from teichaku.app import app, err
 
 
 def _register_command_modules() -> None:
     """Each module in teichaku/commands adds its commands to `app` (one module per area)."""
-    import importlib
-    import pkgutil
-
-    from teichaku import commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+    # intake (init, run, demo) first: `teichaku --help` lists commands in registration order.
+    modules = sorted(
+        pkgutil.iter_modules(commands.__path__), key=lambda i: (i.name != "intake", i.name)
+    )
+    for info in modules:
         importlib.import_module(f"teichaku.commands.{info.name}")
 
 
@@ -266,8 +35,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # Run as `python -m teichaku.cli`: this module is __main__, but the command modules register
-    # on the importable `teichaku.cli`, so dispatch through that one.
-    from teichaku.cli import main as _main
-
-    _main()
+    main()

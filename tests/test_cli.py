@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from teichaku.samples import write_samples
+from tests.support.samples import write_samples
 
 BIN = Path(sys.executable).parent / "teichaku"
 
@@ -102,7 +102,7 @@ def test_broken_workspace_spec_names_file_and_field(tmp_path: Path) -> None:
     assert _run("init", str(ws)).returncode == 0
     bad = ws / "prompt_specs" / "sales" / "meeting_minutes.yaml"
     bad.parent.mkdir(parents=True)
-    from teichaku.specs import BUILTIN_SPEC_DIR
+    from core.specs import BUILTIN_SPEC_DIR
 
     bad.write_text(
         (BUILTIN_SPEC_DIR / "sales" / "meeting_minutes.yaml").read_text(encoding="utf-8")

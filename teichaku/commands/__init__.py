@@ -1,1 +1,1 @@
-"""CLI command modules; importing one registers its commands on teichaku.cli.app."""
+"""CLI command modules; importing one registers its commands on teichaku.app.app."""

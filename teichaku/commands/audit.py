@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
-from teichaku.cli import WorkspaceOpt, _settings, app, console
+from teichaku.app import WorkspaceOpt, app, console, settings_for
 
 
 def audit_rows(database_url: str) -> list[dict[str, Any]]:
     """One row per model call, oldest first. Only metadata: counts and a hash, never the text."""
-    from kpi.store import Store
+    from core.store import Store
 
     store = Store(database_url)
     try:
@@ -52,7 +52,7 @@ def audit(
     from tasks.guard import LABELS
 
     workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace)
+    settings = settings_for(workspace)
     rows = audit_rows(settings.database_url or "")
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from teichaku.cli import WorkspaceOpt, _settings, _specs, app, console
+from teichaku.app import WorkspaceOpt, app, console, settings_for, specs_for
 
 
 @app.command()
@@ -16,12 +16,12 @@ def catalog(
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Render every spec by department: where to drop, what comes back, an example, rules, KPIs."""
-    from teichaku.catalog import INDEX, build_catalog
+    from kpi.catalog import INDEX, build_catalog
 
     workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace, must_exist=False)
+    settings = settings_for(workspace, must_exist=False)
     out = out.expanduser().resolve()
-    written = build_catalog(settings, _specs(workspace), out)
+    written = build_catalog(settings, specs_for(workspace), out)
     console.print(
         f"[green]プロンプト集を作成しました:[/] {out / INDEX}（{len(written)} ページ）",
         soft_wrap=True,

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from teichaku.cli import WorkspaceOpt, _fail, _settings, app, console, err
+from core.errors import ConfigError
+from teichaku.app import WorkspaceOpt, app, console, err, fail, settings_for
 from teichaku.commands.kpi import WeekOpt, build_report
-from teichaku.errors import ConfigError
 
 
 @app.command()
@@ -31,10 +31,10 @@ def digest(
 ) -> None:
     """The weekly digest: headline, departments, trend, success cases, roll-out ideas, ranking."""
     if not (out or send or resend):
-        _fail("--out FILE.html（プレビュー）か --send（送信）を指定してください。")
+        fail("--out FILE.html（プレビュー）か --send（送信）を指定してください。")
     from kpi.digest import build_digest, recipients_for
 
-    settings = _settings(workspace.expanduser().resolve())
+    settings = settings_for(workspace.expanduser().resolve())
     report = build_report(settings, week)
     mail = build_digest(report, settings.digest.catalog_url)
     if out:
@@ -44,8 +44,8 @@ def digest(
         console.print(f"プレビューを書き出しました: {out}")
     if not (send or resend):
         return
+    from core.store import Store
     from kpi.mailer import DigestSendError, send_digest
-    from kpi.store import Store
 
     store = Store(settings.database_url or "")
     try:
@@ -53,7 +53,7 @@ def digest(
             store, settings.smtp, mail, recipients_for(settings.digest, report), resend=resend
         )
     except (ConfigError, DigestSendError) as e:
-        _fail(str(e), code=3)
+        fail(str(e), code=3)
         raise
     finally:
         store.dispose()

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from teichaku.cli import WorkspaceOpt, _fail, _settings, _specs, app, console
-from teichaku.errors import ConfigError
+from core.errors import ConfigError
+from teichaku.app import WorkspaceOpt, app, console, fail, settings_for, specs_for
 
 
 class VerdictChoice(StrEnum):
@@ -40,24 +40,24 @@ def feedback(
     ] = None,
 ) -> None:
     """Same as moving the draft into 採用/ or 不採用/: confirms (or zeroes) its time saved."""
-    from kpi.store import Store
+    from core.store import Store
     from tasks.feedback import record_cli_feedback
 
-    settings = _settings(workspace.expanduser().resolve())
+    settings = settings_for(workspace.expanduser().resolve())
     if minutes is not None and verdict is VerdictChoice.rejected:
-        _fail("--minutes は採用（adopted）のときだけ指定できます。")
+        fail("--minutes は採用（adopted）のときだけ指定できます。")
     store = Store(settings.database_url or "")
     try:
         doc = record_cli_feedback(
             settings,
-            _specs(settings.workspace),
+            specs_for(settings.workspace),
             store,
             draft,
             verdict.value,
             minutes,  # type: ignore[arg-type]
         )
     except ConfigError as e:
-        _fail(str(e))
+        fail(str(e))
         raise
     finally:
         store.dispose()

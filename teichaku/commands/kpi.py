@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from teichaku.cli import WorkspaceOpt, _fail, _settings, _specs, app, console
+from teichaku.app import WorkspaceOpt, app, console, fail, settings_for, specs_for
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from kpi.metrics import KpiReport
-    from teichaku.settings import Settings
 
 WeekOpt = Annotated[
     str | None,
@@ -22,15 +22,15 @@ WeekOpt = Annotated[
 
 def build_report(settings: Settings, week: str | None) -> KpiReport:
     """The KPI report for one week from the workspace's store and specs (shared with `digest`)."""
+    from core.store import Store
     from kpi.metrics import KpiOptions, compute_report, current_week, parse_week, spec_infos
-    from kpi.store import Store
 
     week = week or current_week(settings.digest.timezone)
     try:
         parse_week(week)
     except ValueError as e:
-        _fail(str(e))
-    specs = spec_infos(_specs(settings.workspace))
+        fail(str(e))
+    specs = spec_infos(specs_for(settings.workspace))
     store = Store(settings.database_url or "")
     try:
         return compute_report(
@@ -51,8 +51,8 @@ def kpi(
 ) -> None:
     """Time saved (estimated and confirmed), adoption, active people and cost per department, spec and spec version."""
     if as_json and as_csv:
-        _fail("--json と --csv は同時に指定できません。")
-    settings = _settings(workspace.expanduser().resolve())
+        fail("--json と --csv は同時に指定できません。")
+    settings = settings_for(workspace.expanduser().resolve())
     report = build_report(settings, week)
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")

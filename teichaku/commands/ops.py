@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from teichaku.cli import WorkspaceOpt, _fail, _settings, _specs, app, console, err
-from teichaku.errors import ConfigError
+from core.errors import ConfigError
+from teichaku.app import WorkspaceOpt, app, console, err, fail, settings_for, specs_for
 
 STATUS_JA = {
     "drafted": "下書き作成",
@@ -24,12 +24,12 @@ STATUS_JA = {
 
 
 def _check_store(settings) -> None:  # settings: Settings
-    from teichaku.settings import check_store_location
+    from core.settings import check_store_location
 
     try:
         check_store_location(settings)
     except ConfigError as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 @app.command()
@@ -39,13 +39,13 @@ def watch(workspace: WorkspaceOpt = Path(".")) -> None:
     Polls (works on SMB/NFS shares), uses OS file events where they work, and rescans
     periodically. Stops on Ctrl-C or SIGTERM, finishing or releasing documents in progress.
     """
-    from teichaku.settings import apply_prefect_defaults
-    from teichaku.watcher import Watcher, folder_problems
-    from teichaku.workspace import folders_for
+    from core.settings import apply_prefect_defaults
+    from core.workspace import folders_for
+    from flows.watch import Watcher, folder_problems
 
     workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace)
-    specs = _specs(workspace)
+    settings = settings_for(workspace)
+    specs = specs_for(workspace)
     _check_store(settings)
     apply_prefect_defaults(settings)
     logging.basicConfig(
@@ -57,7 +57,7 @@ def watch(workspace: WorkspaceOpt = Path(".")) -> None:
     for line in problems:
         err.print(f"[yellow]注意:[/] {line}")
     if not any(folders_for(settings, s.spec).inbox.is_dir() for s in specs):
-        _fail(f"見張る受付フォルダがありません。先に実行してください: teichaku init {workspace}")
+        fail(f"見張る受付フォルダがありません。先に実行してください: teichaku init {workspace}")
 
     def on_outcome(o) -> None:  # o: DocumentOutcome
         line = f"{STATUS_JA.get(o.status, o.status)}: {o.spec_id} {o.name}"
@@ -107,12 +107,12 @@ def serve(
     (its database in <workspace>/.teichaku/prefect), because Prefect's in-process server
     does not run schedules.
     """
+    from core.settings import apply_prefect_defaults, prefect_api_url, use_prefect_api
     from deployments.local_server import LocalPrefectServer
-    from teichaku.settings import apply_prefect_defaults, prefect_api_url, use_prefect_api
 
     workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace)
-    _specs(workspace)
+    settings = settings_for(workspace)
+    specs_for(workspace)
     _check_store(settings)
     apply_prefect_defaults(settings)
 

@@ -1,4 +1,4 @@
-"""`teichaku specs ...`: list, new, validate, test. The work is in teichaku.spec_tools."""
+"""`teichaku specs ...`: list, new, validate, test. The work is in flows.spec_examples."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from teichaku.cli import WorkspaceOpt, _fail, _settings, _specs, console, err, specs_app
+from teichaku.app import WorkspaceOpt, console, err, fail, settings_for, specs_app, specs_for
 
 ORIGIN_JA = {"builtin": "組み込み", "workspace": "ワークスペース"}
 
@@ -22,12 +22,12 @@ def specs_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the prompt specs with their folders and origin (built-in or the workspace's own)."""
-    from teichaku.workspace import folders_for
+    from core.workspace import folders_for
 
     workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace, must_exist=False)
+    settings = settings_for(workspace, must_exist=False)
     rows = []
-    for s in _specs(workspace):
+    for s in specs_for(workspace):
         f = folders_for(settings, s.spec)
         rows.append(
             {
@@ -86,13 +86,13 @@ def specs_new(
     ] = None,
 ) -> None:
     """Scaffold a spec (commented in Japanese) and its examples in the workspace's prompt_specs/."""
-    from teichaku.spec_tools import scaffold_spec
+    from flows.spec_examples import scaffold_spec
 
     workspace = workspace.expanduser().resolve()
     made = scaffold_spec(
         workspace,
         spec_id,
-        existing=_specs(workspace),
+        existing=specs_for(workspace),
         department_name=department_name,
         document_name=document_name,
         title=title,
@@ -119,7 +119,7 @@ def specs_new(
 @specs_app.command("validate")
 def specs_validate(workspace: WorkspaceOpt = Path(".")) -> None:
     """Check every spec: schema, template variables, render template and output schema, examples."""
-    from teichaku.spec_tools import validate_specs
+    from flows.spec_examples import validate_specs
 
     workspace = workspace.expanduser().resolve()
     report = validate_specs(workspace)
@@ -161,17 +161,15 @@ def specs_test(
     """Run every spec's examples through the engine; a pass/fail table, exit 1 on any failure."""
     from rich.table import Table
 
-    from teichaku.spec_tools import make_engine, run_examples
+    from flows.spec_examples import make_engine, run_examples
 
     workspace = workspace.expanduser().resolve()
-    settings = _settings(workspace, must_exist=False)
-    specs = _specs(workspace)
+    settings = settings_for(workspace, must_exist=False)
+    specs = specs_for(workspace)
     if spec_id is not None:
         specs = [s for s in specs if s.spec.id == spec_id]
         if not specs:
-            _fail(
-                f"仕様 {spec_id} が見つかりません。teichaku specs list で ID を確認してください。"
-            )
+            fail(f"仕様 {spec_id} が見つかりません。teichaku specs list で ID を確認してください。")
     eng = make_engine(settings, engine.value if engine else settings.engine)
     results, without = run_examples(specs, eng, settings)
 
@@ -189,7 +187,7 @@ def specs_test(
     console.print(t)
     failed = [r for r in results if not r.passed]
     if spec_id is not None and not results:
-        _fail(f"{spec_id} には例がありません。", code=1)
+        fail(f"{spec_id} には例がありません。", code=1)
     if failed:
         err.print(f"[bold red]{len(failed)} / {len(results)} 件が不合格です。[/]")
         raise typer.Exit(1)

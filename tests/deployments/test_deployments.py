@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from deployments import ZOMBIE_AUTOMATION
-from tests.builders import make_text
-from tests.service_helpers import (
+from tests.support.builders import make_text
+from tests.support.service_helpers import (
     SALES_INBOX,
     SALES_OUTBOX,
     init_workspace,

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings, load_settings
+from core.specs import load_specs
+from core.store import Store
+from core.workspace import folders_for, init_workspace
 from flows.batch import run_direct
 from flows.intake import run_intake
-from kpi.store import Store
-from teichaku.fake_endpoint import FakeEndpoint
-from teichaku.samples import write_samples
-from teichaku.settings import Settings, load_settings
-from teichaku.specs import load_specs
-from teichaku.workspace import folders_for, init_workspace
-from tests import builders
+from tests.support import builders
+from tests.support.fake_endpoint import FakeEndpoint
+from tests.support.samples import write_samples
 
 
 def _workspace(root: Path, **overrides: object) -> Settings:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import load_settings
+from core.specs import load_specs
+from core.store import Store, worker_identity
+from core.workspace import init_workspace
 from flows.digest import DIGEST_ARTIFACT_KEY, KPI_ARTIFACT_KEY, digest_flow
 from kpi.metrics import current_week
-from kpi.store import Store, worker_identity
-from teichaku.settings import load_settings
-from teichaku.specs import load_specs
-from teichaku.workspace import init_workspace
-from tests.smtp_server import SmtpSink
+from tests.support.smtp_server import SmtpSink
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import load_settings
+from core.specs import load_specs
+from core.workspace import folders_for, init_workspace
 from flows.intake import run_intake
 from kpi.metrics import current_week
-from teichaku.samples import write_samples
-from teichaku.settings import load_settings
-from teichaku.specs import load_specs
-from teichaku.workspace import folders_for, init_workspace
-from tests.smtp_server import SmtpSink
+from tests.support.samples import write_samples
+from tests.support.smtp_server import SmtpSink
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from kpi.store import Store
-from teichaku.fake_endpoint import FakeEndpoint
-from tests.builders import make_text
+from core.store import Store
 from tests.conftest import PG_URL
-from tests.service_helpers import (
+from tests.support.builders import make_text
+from tests.support.fake_endpoint import FakeEndpoint
+from tests.support.service_helpers import (
     SALES_ARCHIVE,
     SALES_INBOX,
     SALES_OUTBOX,

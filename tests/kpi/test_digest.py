@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import DigestSettings
+from kpi.catalog import page_name
 from kpi.digest import CONF_COLOR, EST_COLOR, build_digest, build_message, recipients_for
 from kpi.metrics import (
     DepartmentRow,
@@ -22,8 +24,6 @@ from kpi.metrics import (
     SuccessCase,
     TrendPoint,
 )
-from teichaku.catalog import page_name
-from teichaku.settings import DigestSettings
 
 CHROMIUM = "/usr/bin/chromium"
 ENCODED_WORD = re.compile(r"=\?utf-8\?b\?([A-Za-z0-9+/=]+)\?=", re.IGNORECASE)

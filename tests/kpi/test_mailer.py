@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from core.settings import SmtpSettings
+from core.store import MIGRATIONS_DIR, SCHEMA_HEAD, Store
 from kpi.digest import DigestMail
 from kpi.mailer import DigestSendError, send_digest
-from kpi.store import MIGRATIONS_DIR, SCHEMA_HEAD, Store
-from teichaku.settings import SmtpSettings
-from tests.smtp_server import SmtpSink, free_port, self_signed_cert
+from tests.support.smtp_server import SmtpSink, free_port, self_signed_cert
 
 WEEK = "2026-W48"
 RCPTS = ["dx@example.co.jp", "eigyo-bucho@example.co.jp"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from core.models import ModelCall
+from core.store import Document, Store, worker_identity
 from kpi.metrics import KpiOptions, SpecInfo, compute_report, parse_week, report_versions_frame
-from kpi.store import Document, Store, worker_identity
-from teichaku.models import ModelCall
 
 SPECS = {
     "sales/meeting_minutes": SpecInfo(spec_id="sales/meeting_minutes", department="sales", department_name="営業部",

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import Refusal
+from core.models import RefusalKind
+from core.settings import IntakeSettings
 from tasks.extract import SUPPORTED_SUFFIXES, clean_text, decode_text, extract_text
-from teichaku.errors import Refusal
-from teichaku.models import RefusalKind
-from teichaku.settings import IntakeSettings
-from tests.builders import (
+from tests.support.builders import (
     make_binary,
     make_docx,
     make_encrypted_docx,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kpi.store import Store, worker_identity
+from core.errors import ConfigError
+from core.settings import Settings, load_settings
+from core.specs import LoadedSpec, load_specs
+from core.store import Store, worker_identity
+from core.workspace import folders_for, init_workspace
 from tasks.feedback import record_cli_feedback, scan_feedback
-from teichaku.errors import ConfigError
-from teichaku.settings import Settings, load_settings
-from teichaku.specs import LoadedSpec, load_specs
-from teichaku.workspace import folders_for, init_workspace
 
 
 class Ws:

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError, EngineUnavailable
+from core.settings import Settings
+from core.specs import PromptSpec
 from tasks.generate import (
     DOC_CLOSE,
     DOC_OPEN,
@@ -30,11 +33,8 @@ from tasks.generate import (
     render_user_prompt,
     split_text,
 )
-from teichaku.errors import ConfigError, EngineUnavailable
-from teichaku.fake_endpoint import FakeEndpoint, prompt_tokens_of
-from teichaku.fake_endpoint import estimate_tokens as fake_estimate_tokens
-from teichaku.settings import Settings
-from teichaku.specs import PromptSpec
+from tests.support.fake_endpoint import FakeEndpoint, prompt_tokens_of
+from tests.support.fake_endpoint import estimate_tokens as fake_estimate_tokens
 
 
 def make_spec(max_output_tokens: int = 400, summary_chars: int = 400) -> PromptSpec:
@@ -120,7 +120,7 @@ def assert_valid(spec: PromptSpec, output: dict) -> None:
 
 def test_fake_endpoint_cli_serves_until_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "teichaku.fake_endpoint", "--port", "0", "--latency", "0"],
+        [sys.executable, "-m", "tests.support.fake_endpoint", "--port", "0", "--latency", "0"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[2],

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import Refusal
+from core.models import RefusalKind
+from core.settings import load_settings
+from core.specs import load_specs
 from tasks.guard import (
     BLOCKED_JA,
     NER_PARTIAL_JA,
@@ -18,10 +22,6 @@ from tasks.guard import (
     route_engine,
 )
 from tasks.offline_engine import OfflineEngine
-from teichaku.errors import Refusal
-from teichaku.models import RefusalKind
-from teichaku.settings import load_settings
-from teichaku.specs import load_specs
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.specs import PromptSpec, load_specs
 from tasks.offline_engine import OfflineEngine
-from teichaku.samples import SAMPLES
-from teichaku.specs import PromptSpec, load_specs
+from tests.support.samples import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {ls.spec.id: ls.spec for ls in load_specs()}
@@ -291,7 +291,7 @@ def test_deterministic_across_processes() -> None:
     code = (
         "import json,sys\n"
         "from tasks.offline_engine import OfflineEngine\n"
-        "from teichaku.specs import PromptSpec\n"
+        "from core.specs import PromptSpec\n"
         "from tests.tasks.test_offline_engine import _UNUSUAL, _COMPLAINT\n"
         "spec = PromptSpec.model_validate(_UNUSUAL)\n"
         "out = OfflineEngine().generate(spec, _COMPLAINT * 7, file_name='x').output\n"

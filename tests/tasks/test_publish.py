@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from docx import Document
 
+from core.errors import REASONS_JA, Refusal
+from core.models import RefusalKind, RenderedDraft
 from tasks import publish
 from tasks.publish import (
     archive_original,
@@ -20,8 +22,6 @@ from tasks.publish import (
     write_draft,
 )
 from tasks.render import render_draft
-from teichaku.errors import REASONS_JA, Refusal
-from teichaku.models import RefusalKind, RenderedDraft
 from tests.tasks.test_render import OUTPUT, make_meta, make_spec
 
 ILLEGAL = '\\/:*?"<>|'

@@ -9,10 +9,10 @@ import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
+from core.errors import ConfigError
+from core.models import DraftMeta
+from core.specs import PromptSpec
 from tasks.render import BANNER, EMPTY, OFFLINE_NOTICE, clean_text, render_draft
-from teichaku.errors import ConfigError
-from teichaku.models import DraftMeta
-from teichaku.specs import PromptSpec
 
 JST = timezone(timedelta(hours=9))
 

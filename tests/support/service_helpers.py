@@ -93,7 +93,7 @@ def visible_partial_files(folder: Path) -> list[Path]:
 
 _SERVER: list[object] = []
 # Kept between test sessions (git-ignored): a fresh Prefect database costs ~15 s of migrations.
-SERVER_HOME = Path(__file__).resolve().parent.parent / ".prefect" / "test-server"
+SERVER_HOME = Path(__file__).resolve().parents[2] / ".prefect" / "test-server"
 
 
 def shared_prefect_server():  # -> deployments.local_server.LocalPrefectServer

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from kpi.store import Base
+from core.store import Base
 
 config = context.config
 connection = config.attributes["connection"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable
@@ -30,8 +29,12 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
-from teichaku.errors import Refusal
-from teichaku.models import RefusalKind
+import pypdf
+
+from core import processes
+from core.errors import Refusal
+from core.models import RefusalKind
+from tasks import extract, guard, publish, render
 
 log = logging.getLogger(__name__)
 
@@ -40,26 +43,17 @@ T = TypeVar("T")
 PREPARE = 0  # before the model call: on the endpoint's critical path
 FINISH = 1  # after it: rendering and writing the draft
 
-_context: BaseContext | None = None
-_context_lock = threading.Lock()
+_STEP_MODULES = [pypdf.__name__, extract.__name__, render.__name__, publish.__name__]
+# Named, not imported: importing it loads GiNZA, which only the forkserver should do.
+_GUARD_PRELOAD = "tasks.guard_preload"
 
 
 def process_context(*, preload_model: bool = False) -> BaseContext:
-    """One forkserver context per process (its caller is multi-threaded, so no plain fork).
-
-    Children fork from a server that has already imported the parsers and the renderer, so a
-    PDF reader starts in milliseconds. With `preload_model` (a batch with workers and the NER
-    guard on), the server also loads GiNZA, once, and every worker forks with it. Whichever
-    caller starts the server first decides; a worker whose server lacks the model loads its own.
-    """
-    global _context
-    with _context_lock:
-        if _context is None:
-            ctx = multiprocessing.get_context("forkserver")
-            preload = ["pypdf", "tasks.extract", "tasks.render", "tasks.publish"]
-            ctx.set_forkserver_preload(preload + (["tasks.guard_preload"] if preload_model else []))
-            _context = ctx
-        return _context
+    """The process's forkserver context, its preload decided here: the parsers and the renderer,
+    and GiNZA (`preload_model`) when a batch's workers will run the NER guard. Whichever caller
+    creates the context first decides; a worker whose server lacks the model loads its own."""
+    processes.configure(_STEP_MODULES + ([_GUARD_PRELOAD] if preload_model else []))
+    return processes.process_context()
 
 
 def worker_count(settings: Any) -> int:
@@ -91,9 +85,7 @@ def start_server(settings: Any) -> None:
 def _init_worker(settings: Any) -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     if _uses_ner(settings):
-        from tasks.guard import warm_up
-
-        warm_up()
+        guard.warm_up()
 
 
 def _ready() -> int:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from teichaku.errors import ConfigError
+from core.errors import ConfigError
 
 BUILTIN_SPEC_DIR = Path(__file__).resolve().parent.parent / "prompt_specs"
 

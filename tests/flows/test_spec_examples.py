@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from teichaku.errors import ConfigError
-from teichaku.fake_endpoint import FakeEndpoint
-from teichaku.spec_tools import (
+from core.errors import ConfigError
+from core.specs import BUILTIN_SPEC_DIR, load_specs
+from flows.spec_examples import (
     ExampleCase,
     check_case,
     load_expectations,
     parse_spec_id,
     validate_specs,
 )
-from teichaku.specs import BUILTIN_SPEC_DIR, load_specs
+from tests.support.fake_endpoint import FakeEndpoint
 
 BIN = Path(sys.executable).parent / "teichaku"
 
@@ -151,7 +151,7 @@ def test_spec_id_must_be_dept_slash_doc(bad: str) -> None:
 
 
 def _scaffold(ws: Path) -> Path:
-    from teichaku.spec_tools import scaffold_spec
+    from flows.spec_examples import scaffold_spec
 
     return scaffold_spec(ws, "legal/contract_check", existing=load_specs()).spec_path
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import load_settings
 from tasks.guard import detect
-from teichaku.fake_endpoint import FakeEndpoint
-from teichaku.settings import load_settings
+from tests.support.fake_endpoint import FakeEndpoint
 
 SURNAMES = [
     "阿部",

@@ -23,19 +23,19 @@ import yaml
 from jinja2 import TemplateError, TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from teichaku.errors import ConfigError, EngineUnavailable, Refusal
-from teichaku.models import DraftMeta
-from teichaku.specs import (
+from core.errors import ConfigError, EngineUnavailable, Refusal
+from core.models import DraftMeta
+from core.specs import (
     _IDENT,
     BUILTIN_SPEC_DIR,
     LoadedSpec,
     PromptSpec,
     load_spec_file,
 )
-from teichaku.templating import render as render_jinja
+from core.templating import render as render_jinja
 
 if TYPE_CHECKING:
-    from teichaku.settings import Settings
+    from core.settings import Settings
 
 EXAMPLES_SUFFIX = ".examples"
 EXPECTATIONS_FILE = "expectations.yaml"

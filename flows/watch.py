@@ -13,7 +13,7 @@ event arrived for it in that time, and it can be opened: network copies arrive i
 scanners reopen a file per page. A file that is still changing stays a candidate: it is never
 dropped, only looked at again later.
 
-Ready files go straight to `tasks.pipeline.process_document` in worker threads sharing one
+Ready files go straight to `flows.document.process_document` in worker threads sharing one
 `BatchContext` (one engine, one store). A Prefect flow run per file would cost more than the
 quiet period itself (an in-process server takes seconds to start; each flow run several API
 round trips), and the claim in the store already gives exactly-once across watchers, `teichaku
@@ -32,12 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.models import DiscoveredFile, DocumentOutcome
+from core.settings import Settings
+from core.specs import LoadedSpec
+from core.workspace import folders_for
+from flows.document import BatchContext, open_batch, process_document, release_claims
 from tasks.discover import scan_inbox
-from tasks.pipeline import BatchContext, open_batch, process_document, release_claims
-from teichaku.models import DiscoveredFile, DocumentOutcome
-from teichaku.settings import Settings
-from teichaku.specs import LoadedSpec
-from teichaku.workspace import folders_for
 
 log = logging.getLogger("teichaku.watch")
 

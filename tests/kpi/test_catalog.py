@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from kpi.store import Store
-from teichaku.catalog import build_catalog, page_name
-from teichaku.settings import load_settings
-from teichaku.spec_tools import scaffold_spec
-from teichaku.specs import load_specs
+from core.settings import load_settings
+from core.specs import load_specs
+from core.store import Store
+from flows.spec_examples import scaffold_spec
+from kpi.catalog import build_catalog, page_name
 
 BIN = Path(sys.executable).parent / "teichaku"
 CHROMIUM = "/usr/bin/chromium"
@@ -129,8 +129,8 @@ def test_catalog_renders_in_headless_chromium(tmp_path: Path) -> None:
 
 def test_catalog_figures_agree_with_kpi_totals(tmp_path: Path) -> None:
     """Drift guard: the catalogue counts without pandas (speed); kpi.metrics.totals is the reference."""
+    from kpi.catalog import load_kpis
     from kpi.metrics import totals
-    from teichaku.catalog import load_kpis
 
     ws = tmp_path / "ws"
     settings = load_settings(ws)

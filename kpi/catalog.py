@@ -17,10 +17,10 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from teichaku.specs import LoadedSpec
+from core.specs import LoadedSpec
 
 if TYPE_CHECKING:
-    from teichaku.settings import Settings
+    from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,14 @@ def load_kpis(settings: Settings) -> tuple[dict[str, SpecKpi], str | None]:
 
     Returns the figures and a Japanese note when they could not be read.
     """
-    from teichaku.settings import sqlite_path
+    from core.settings import sqlite_path
 
     db = sqlite_path(settings)
     if db is not None and not db.exists():
         return {}, None  # nothing processed yet; do not create a store just to read zeros
     from sqlalchemy.exc import SQLAlchemyError
 
-    from kpi.store import Store
+    from core.store import Store
 
     note = "実績データを読めなかったため、実績は 0 と表示しています。"
     try:
@@ -143,10 +143,10 @@ def _sections(loaded: LoadedSpec, output: dict[str, Any]) -> list[dict[str, Any]
 
 def build_example(loaded: LoadedSpec, settings: Settings) -> Example | None:
     """The spec's first example (or built-in sample) drafted by the offline engine."""
+    from core.errors import ConfigError
+    from flows.spec_examples import draft_meta, run_case, spec_examples
     from tasks.offline_engine import OfflineEngine
     from tasks.render import render_markdown
-    from teichaku.errors import ConfigError
-    from teichaku.spec_tools import draft_meta, run_case, spec_examples
 
     engine = OfflineEngine(settings)
     spec = loaded.spec
@@ -161,7 +161,7 @@ def build_example(loaded: LoadedSpec, settings: Settings) -> Example | None:
         if res.input_text:
             name, text, output = res.example, res.input_text, res.output
     if output is None:
-        from teichaku.samples import SAMPLES
+        from tests.support.samples import SAMPLES
 
         samples = SAMPLES.get(spec.id)
         if not samples:
@@ -198,7 +198,7 @@ def spec_page_url(catalog_url: str, spec_id: str) -> str:
 def _env() -> Environment:
     # Our own templates (not the DX office's), so a plain environment with HTML autoescaping.
     return Environment(
-        loader=PackageLoader("teichaku", "templates/catalog"),
+        loader=PackageLoader("kpi", "templates/catalog"),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -212,7 +212,7 @@ def _rel(path: Path, root: Path) -> str:
 
 def build_catalog(settings: Settings, specs: list[LoadedSpec], out_dir: Path) -> list[Path]:
     """Write index.html and one page per spec into out_dir; returns the files written."""
-    from teichaku.workspace import folders_for
+    from core.workspace import folders_for
 
     kpis, kpi_note = load_kpis(settings)
     entries: list[CatalogEntry] = []

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from kpi.store import Store
-from teichaku.errors import ConfigError
-from teichaku.fake_endpoint import FakeEndpoint
-from teichaku.settings import check_store_location, filesystem_type, load_settings
-from teichaku.specs import load_specs
-from teichaku.watcher import folder_problems
-from tests.builders import make_docx, make_text
-from tests.service_helpers import (
+from core.errors import ConfigError
+from core.settings import check_store_location, filesystem_type, load_settings
+from core.specs import load_specs
+from core.store import Store
+from flows.watch import folder_problems
+from tests.support.builders import make_docx, make_text
+from tests.support.fake_endpoint import FakeEndpoint
+from tests.support.service_helpers import (
     SALES_ARCHIVE,
     SALES_INBOX,
     SALES_OUTBOX,
@@ -141,7 +141,7 @@ def test_sigterm_during_a_hung_model_call_stops_and_releases(tmp_path: Path) -> 
         store.dispose()
     # The claim was released: any worker, on any machine, may take it over now.
     assert doc.status == "claimed" and doc.lease_until is not None
-    from kpi.store import utcnow
+    from core.store import utcnow
 
     assert doc.lease_until <= utcnow()
 

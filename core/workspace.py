@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from teichaku.settings import CONFIG_FILE, STATE_DIR, Settings
-from teichaku.specs import LoadedSpec, PromptSpec
+from core.settings import CONFIG_FILE, STATE_DIR, Settings
+from core.specs import LoadedSpec, PromptSpec
 
 
 class SpecFolders(BaseModel):

@@ -5,7 +5,7 @@ flows/intake.py) call it on plain threads, which keeps orchestration overhead of
 
 The document's thread stays in this process and waits on the network; the CPU-heavy halves on
 either side of the model call (`prepare`: extract + guard, `finish`: render + write) run in the
-batch's worker processes (teichaku/cpu_pool.py) when it has them, as the same plain functions.
+batch's worker processes (flows/pool.py) when it has them, as the same plain functions.
 
 Crash safety comes from the order: the draft is written atomically, then recorded, then the
 original is archived. A run killed anywhere in between redoes at most the unrecorded part, and
@@ -23,14 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kpi.store import Store, worker_identity
-from tasks.extract import READ_IN_CHILD, extract_text
-from tasks.guard import GuardResult, guard_text, restore, route_engine
-from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
-from tasks.render import render_draft
-from teichaku.cpu_pool import FINISH, PREPARE, CpuPool, start_server, worker_count
-from teichaku.errors import EngineUnavailable, Refusal
-from teichaku.models import (
+from core.errors import EngineUnavailable, Refusal
+from core.models import (
     DiscoveredFile,
     DocumentOutcome,
     DraftMeta,
@@ -38,9 +32,15 @@ from teichaku.models import (
     ExtractedDocument,
     RefusalKind,
 )
-from teichaku.settings import Settings, check_store_location
-from teichaku.specs import LoadedSpec, PromptSpec
-from teichaku.workspace import SpecFolders, folders_for
+from core.settings import Settings, check_store_location
+from core.specs import LoadedSpec, PromptSpec
+from core.store import Store, worker_identity
+from core.workspace import SpecFolders, folders_for
+from flows.pool import FINISH, PREPARE, CpuPool, start_server, worker_count
+from tasks.extract import READ_IN_CHILD, extract_text
+from tasks.guard import GuardResult, guard_text, restore, route_engine
+from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
+from tasks.render import render_draft
 
 T = TypeVar("T")
 

@@ -500,7 +500,7 @@ def sqlite_path(settings: Settings) -> Path | None:
 
 def check_store_location(settings: Settings, mounts: Path = Path("/proc/mounts")) -> None:
     """Refuse a SQLite store on a network filesystem: its locks do not hold there and it corrupts."""
-    from teichaku.errors import ConfigError
+    from core.errors import ConfigError
 
     db = sqlite_path(settings)
     if db is None:

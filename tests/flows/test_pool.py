@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 import tasks.guard as guard
+from core.errors import REASONS_JA, Refusal
+from core.models import RefusalKind
+from core.settings import load_settings
+from core.specs import load_specs
+from core.workspace import folders_for, init_workspace
+from flows.document import inboxes, open_batch, prepare, process_document
+from flows.pool import FINISH, PREPARE, CpuPool
 from tasks.discover import discover
-from tasks.pipeline import inboxes, open_batch, prepare, process_document
-from teichaku.cpu_pool import FINISH, PREPARE, CpuPool
-from teichaku.errors import REASONS_JA, Refusal
-from teichaku.models import RefusalKind
-from teichaku.settings import load_settings
-from teichaku.specs import load_specs
-from teichaku.workspace import folders_for, init_workspace
-from tests import builders
+from tests.support import builders
 
 SPEC = "sales/meeting_minutes"
 LINES = [

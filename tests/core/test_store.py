@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import inspect, update
 
-from kpi.store import Document, Store, utcnow, worker_identity
-from teichaku.models import ModelCall
+from core.models import ModelCall
+from core.store import Document, Store, utcnow, worker_identity
 
 
 def _claim(store: Store, worker: str, h: str = "h1", lease: float = 600.0):

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-import tasks.pipeline as pipeline
+import flows.document as pipeline
+from core.settings import load_settings
+from core.specs import load_specs
+from core.workspace import folders_for, init_workspace
+from flows.document import inboxes, open_batch, process_document
 from tasks.discover import discover
-from tasks.pipeline import inboxes, open_batch, process_document
-from teichaku.samples import write_samples
-from teichaku.settings import load_settings
-from teichaku.specs import load_specs
-from teichaku.workspace import folders_for, init_workspace
+from tests.support.samples import write_samples
 
 SPEC = "sales/meeting_minutes"
 

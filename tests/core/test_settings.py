@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from teichaku.settings import load_settings
-from teichaku.specs import load_specs
-from teichaku.workspace import init_workspace
+from core.settings import load_settings
+from core.specs import load_specs
+from core.workspace import init_workspace
 
 
 def test_defaults_offline_and_sqlite_in_workspace(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ comes back, and nothing is invented.
 
 CLI (prints the base URL on one line, serves until SIGTERM):
 
-    python -m teichaku.fake_endpoint --port 0 --latency 0.25 --max-concurrency 8
+    python -m tests.support.fake_endpoint --port 0 --latency 0.25 --max-concurrency 8
 
 Extra routes for a benchmark driving the CLI from another process: GET /_fake/stats,
 GET /_fake/requests, POST /_fake/reset.
@@ -694,7 +694,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m teichaku.fake_endpoint", description=__doc__.split("\n")[0]
+        prog="python -m tests.support.fake_endpoint", description=__doc__.split("\n")[0]
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)

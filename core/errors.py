@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from teichaku.models import RefusalKind
+from core.models import RefusalKind
 
 # What the employee reads in quarantine/<name>.error.txt. Short, polite, and says what to do.
 REASONS_JA: dict[RefusalKind, str] = {

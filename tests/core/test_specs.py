@@ -10,11 +10,11 @@ import yaml
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from core.errors import ConfigError
+from core.models import DraftMeta
+from core.specs import BUILTIN_SPEC_DIR, PromptSpec, load_spec_file, load_specs
 from tasks.offline_engine import OfflineEngine
-from teichaku.errors import ConfigError
-from teichaku.models import DraftMeta
-from teichaku.samples import SAMPLES, write_samples
-from teichaku.specs import BUILTIN_SPEC_DIR, PromptSpec, load_spec_file, load_specs
+from tests.support.samples import SAMPLES, write_samples
 
 BUILTIN_IDS = {
     "sales/meeting_minutes",
@@ -35,7 +35,7 @@ FORMAT_SAMPLES = {
 }
 SPECS = {ls.spec.id: ls.spec for ls in load_specs()}
 
-# Same settings as teichaku.templating, built here so a typo fails in this test, not via a cache.
+# Same settings as core.templating, built here so a typo fails in this test, not via a cache.
 ENV = SandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
 )
