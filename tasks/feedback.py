@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from core.errors import ConfigError
 from core.settings import Settings
-from core.specs import LoadedSpec
-from core.store import Document, Store
+from core.specs import LoadedSpec, PromptSpec
+from core.store import Document, Feedback, Store
 from core.workspace import folders_for
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,10 @@ def _drafts_by_name(store: Store, spec_id: str) -> dict[str, list[Document]]:
     return by_name
 
 
+# When a draft was put in a verdict folder, its verdict, its path and the minutes given by folder.
+Observation = tuple[datetime, Verdict, Path, float | None]
+
+
 def scan_feedback(settings: Settings, specs: list[LoadedSpec], store: Store) -> FeedbackScan:
     """Record a verdict for every draft found in an outbox's 採用 / 不採用 folder. Idempotent:
     a rescan that finds the same files changes nothing."""
@@ -97,59 +101,81 @@ def scan_feedback(settings: Settings, specs: list[LoadedSpec], store: Store) -> 
         spec = loaded.spec
         by_name = _drafts_by_name(store, spec.id)
         # Per document, the newest observation wins (a draft moved from 採用 to 不採用 and copied back).
-        seen: dict[int, tuple[datetime, Verdict, Path, float | None]] = {}
+        seen: dict[int, Observation] = {}
         for vdir, verdict in _verdict_dirs(settings, spec).items():
-            # Created on every scan so people find them next to the drafts.
-            try:
-                vdir.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                log.warning("cannot create feedback folder %s: %s", vdir, e)
-            for root, dirs, files in os.walk(vdir):  # os.walk does not follow directory links
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                rel_dirs = Path(root).relative_to(vdir).parts
-                for name in files:
-                    if not _is_draft(name):
-                        continue
-                    path = Path(root) / name
-                    doc = _match(by_name.get(draft_key(name), []), recorded_paths.get(str(path)))
-                    if doc is None:
-                        result.unmatched.append(str(path))
-                        continue
-                    try:
-                        st = path.stat()
-                    except OSError:
-                        continue  # moved again while we looked
-                    # A rename keeps mtime but updates ctime (POSIX): the later of the two is
-                    # the best "when was it put here" a share offers.
-                    when = datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), UTC).replace(
-                        tzinfo=None
-                    )
-                    if doc.id not in seen or when >= seen[doc.id][0]:
-                        seen[doc.id] = (when, verdict, path, _minutes_from(rel_dirs))
-        for doc_id, (when, verdict, path, minutes) in seen.items():
-            prior = existing.get(doc_id)
-            if (
-                prior is not None
-                and prior.source == "cli"
-                and (prior.path == str(path) or prior.updated_at >= when)
-            ):
-                # Someone gave a verdict with `teichaku feedback` after the file was put here.
-                result.unchanged += 1
-                continue
-            changed = store.record_feedback(
-                doc_id,
-                verdict=verdict,
-                source="folder",
-                minutes_spent=minutes if verdict == "adopted" else None,
-                baseline_minutes=spec.baseline_minutes,
-                owner=file_owner(path),
-                path=str(path),
-            )
-            if changed:
-                result.recorded += 1
-            else:
-                result.unchanged += 1
+            _observe(vdir, verdict, by_name, recorded_paths, seen, result)
+        for doc_id, observation in seen.items():
+            _record(store, spec, doc_id, observation, existing.get(doc_id), result)
     return result
+
+
+def _observe(
+    vdir: Path,
+    verdict: Verdict,
+    by_name: dict[str, list[Document]],
+    recorded_paths: dict[str, int],
+    seen: dict[int, Observation],
+    result: FeedbackScan,
+) -> None:
+    """Every draft under one verdict folder, kept in `seen` when it is the newest of its document."""
+    # Created on every scan so people find them next to the drafts.
+    try:
+        vdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        log.warning("cannot create feedback folder %s: %s", vdir, e)
+    for root, dirs, files in os.walk(vdir):  # os.walk does not follow directory links
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel_dirs = Path(root).relative_to(vdir).parts
+        for name in files:
+            if not _is_draft(name):
+                continue
+            path = Path(root) / name
+            doc = _match(by_name.get(draft_key(name), []), recorded_paths.get(str(path)))
+            if doc is None:
+                result.unmatched.append(str(path))
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # moved again while we looked
+            # A rename keeps mtime but updates ctime (POSIX): the later of the two is
+            # the best "when was it put here" a share offers.
+            when = datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), UTC).replace(tzinfo=None)
+            if doc.id not in seen or when >= seen[doc.id][0]:
+                seen[doc.id] = (when, verdict, path, _minutes_from(rel_dirs))
+
+
+def _record(
+    store: Store,
+    spec: PromptSpec,
+    doc_id: int,
+    observation: Observation,
+    prior: Feedback | None,
+    result: FeedbackScan,
+) -> None:
+    """Store one document's folder verdict, unless a later `teichaku feedback` overrides it."""
+    when, verdict, path, minutes = observation
+    if (
+        prior is not None
+        and prior.source == "cli"
+        and (prior.path == str(path) or prior.updated_at >= when)
+    ):
+        # Someone gave a verdict with `teichaku feedback` after the file was put here.
+        result.unchanged += 1
+        return
+    changed = store.record_feedback(
+        doc_id,
+        verdict=verdict,
+        source="folder",
+        minutes_spent=minutes if verdict == "adopted" else None,
+        baseline_minutes=spec.baseline_minutes,
+        owner=file_owner(path),
+        path=str(path),
+    )
+    if changed:
+        result.recorded += 1
+    else:
+        result.unchanged += 1
 
 
 def _match(candidates: list[Document], recorded_id: int | None) -> Document | None:
