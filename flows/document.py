@@ -30,6 +30,7 @@ from core.models import (
     DraftMeta,
     DraftPaths,
     ExtractedDocument,
+    GenerationResult,
     RefusalKind,
 )
 from core.settings import Settings, check_store_location
@@ -160,75 +161,106 @@ def process_document(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcom
     return outcome
 
 
+class _Skip(Exception):
+    """Leave this document for now with a "skipped" outcome (the Japanese reason): nothing to undo."""
+
+
 def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
-    loaded = ctx.specs[found.spec_id]
-    spec = loaded.spec
+    spec = ctx.specs[found.spec_id].spec
     folders = ctx.folders(spec.id)
     base = {"spec_id": spec.id, "name": found.name_nfc}
-
-    if found.is_link and found.link_target is None:
-        refusal = Refusal(RefusalKind.LINK_OUTSIDE, "symlink resolving outside the workspace")
-        moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
-        ctx.store.record_refusal(
+    try:
+        if found.is_link and found.link_target is None:
+            return _quarantine_link(found, ctx, spec, folders, base)
+        read_path = found.link_target or found.path
+        base["content_hash"] = _content_hash(found, read_path, ctx, spec.id)
+        claim = ctx.store.claim(
             spec_id=spec.id,
             spec_version=spec.version,
             department=spec.department,
-            key="link:" + hashlib.sha256(found.rel_nfc.encode()).hexdigest(),
+            content_hash=base["content_hash"],
             name=found.name_nfc,
             rel_path=found.rel_nfc,
-            reason=refusal.reason_ja,
-            detail=refusal.detail,
-            path=moved,
+            size=found.size,
+            worker=ctx.worker,
+            lease_seconds=ctx.settings.intake.lease_seconds,
+            mtime_ns=found.mtime_ns,
         )
-        return DocumentOutcome(**base, status="quarantined", reason=refusal.reason_ja)
+        if claim.outcome == "busy":
+            raise _Skip("別のワーカーが処理中です。")
+        if claim.outcome == "done":
+            return _duplicate(found, ctx, folders, claim.document_id, base)
+        return _settle(found, read_path, ctx, folders, claim, base)
+    except _Skip as skip:
+        return DocumentOutcome(**base, status="skipped", reason=str(skip))
 
-    read_path = found.link_target or found.path
-    try:
-        st = os.stat(read_path)
-        if (st.st_size, st.st_mtime_ns) != (found.size, found.mtime_ns):
-            return DocumentOutcome(
-                **base, status="skipped", reason="書き込み中のため次回に処理します。"
-            )
-        seen = ctx.known.get((spec.id, found.rel_nfc)) if ctx.known else None
-        if seen is not None and seen[:2] == (found.size, found.mtime_ns):
-            content_hash = seen[2]  # drafted before, unchanged since: the claim says "done" unread
-        else:
-            content_hash = sha256_file(read_path)
-    except FileNotFoundError:
-        # Another worker took it (or the user removed it) since discovery: nothing to do.
-        return DocumentOutcome(**base, status="skipped", reason="ファイルが移動されました。")
 
-    claim = ctx.store.claim(
+def _quarantine_link(
+    found: DiscoveredFile,
+    ctx: BatchContext,
+    spec: PromptSpec,
+    folders: SpecFolders,
+    base: dict[str, str],
+) -> DocumentOutcome:
+    refusal = Refusal(RefusalKind.LINK_OUTSIDE, "symlink resolving outside the workspace")
+    moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
+    ctx.store.record_refusal(
         spec_id=spec.id,
         spec_version=spec.version,
         department=spec.department,
-        content_hash=content_hash,
+        key="link:" + hashlib.sha256(found.rel_nfc.encode()).hexdigest(),
         name=found.name_nfc,
         rel_path=found.rel_nfc,
-        size=found.size,
-        worker=ctx.worker,
-        lease_seconds=ctx.settings.intake.lease_seconds,
-        mtime_ns=found.mtime_ns,
+        reason=refusal.reason_ja,
+        detail=refusal.detail,
+        path=moved,
     )
-    base["content_hash"] = content_hash
-    if claim.outcome == "busy":
-        return DocumentOutcome(**base, status="skipped", reason="別のワーカーが処理中です。")
-    if claim.outcome == "done":
-        # Identical bytes were drafted before: no second draft, no second model call.
-        try:
-            archive_original(found.path, folders.archive, found.rel_nfc)
-        except FileNotFoundError:
-            # The worker that drafted it archived this very file between our hash and our claim.
-            return DocumentOutcome(**base, status="skipped", reason="別のワーカーが処理済みです。")
-        ctx.store.count_duplicate(claim.document_id)
-        return DocumentOutcome(
-            **base, status="duplicate", reason="同じ内容のファイルは処理済みです。"
-        )
+    return DocumentOutcome(**base, status="quarantined", reason=refusal.reason_ja)
 
+
+def _content_hash(found: DiscoveredFile, read_path: Path, ctx: BatchContext, spec_id: str) -> str:
+    """The file's SHA-256, unread when the batch knows it drafted these very bytes before."""
     try:
-        return _draft(
-            found, read_path, ctx, loaded, folders, claim.document_id, claim.draft_stem, base
-        )
+        st = os.stat(read_path)
+        if (st.st_size, st.st_mtime_ns) != (found.size, found.mtime_ns):
+            raise _Skip("書き込み中のため次回に処理します。")
+        seen = ctx.known.get((spec_id, found.rel_nfc)) if ctx.known else None
+        if seen is not None and seen[:2] == (found.size, found.mtime_ns):
+            return seen[2]  # drafted before, unchanged since: the claim says "done" unread
+        return sha256_file(read_path)
+    except FileNotFoundError:
+        # Another worker took it (or the user removed it) since discovery: nothing to do.
+        raise _Skip("ファイルが移動されました。") from None
+
+
+def _duplicate(
+    found: DiscoveredFile,
+    ctx: BatchContext,
+    folders: SpecFolders,
+    document_id: int,
+    base: dict[str, str],
+) -> DocumentOutcome:
+    """Identical bytes were drafted before: no second draft, no second model call."""
+    try:
+        archive_original(found.path, folders.archive, found.rel_nfc)
+    except FileNotFoundError:
+        # The worker that drafted it archived this very file between our hash and our claim.
+        raise _Skip("別のワーカーが処理済みです。") from None
+    ctx.store.count_duplicate(document_id)
+    return DocumentOutcome(**base, status="duplicate", reason="同じ内容のファイルは処理済みです。")
+
+
+def _settle(
+    found: DiscoveredFile,
+    read_path: Path,
+    ctx: BatchContext,
+    folders: SpecFolders,
+    claim: Any,
+    base: dict[str, str],
+) -> DocumentOutcome:
+    """Draft a claimed document; whatever stops it is recorded against the claim."""
+    try:
+        return _draft(found, read_path, ctx, folders, claim.document_id, claim.draft_stem, base)
     except Refusal as refusal:
         moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
         ctx.store.mark_quarantined(
@@ -248,57 +280,88 @@ def _process(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
         return DocumentOutcome(**base, status="pending", reason=PENDING_REASON_JA)
 
 
+@dataclass
+class Produced:
+    """What the model made of one document, names restored: what a draft is rendered from."""
+
+    extracted: ExtractedDocument
+    guarded: GuardResult
+    result: GenerationResult
+    output: dict[str, Any]
+
+    def meta(self, spec: PromptSpec, source_name: str) -> DraftMeta:
+        """The draft's provenance: source, spec, engine, and every warning a reviewer must see."""
+        return DraftMeta(
+            source_name=source_name,
+            spec_id=spec.id,
+            spec_version=spec.version,
+            spec_title=spec.title,
+            department_name=spec.department_name,
+            engine=self.result.engine,
+            model=self.result.model,
+            created_at=datetime.now().replace(microsecond=0),
+            offline=self.result.engine == "offline",
+            warnings=[*self.extracted.warnings, *self.guarded.warnings],
+            needs_review_reason=self.result.needs_review_reason,
+        )
+
+
+def _inline(fn: Callable[..., T], *args: Any, priority: int = PREPARE) -> T:
+    return fn(*args)
+
+
+def produce(
+    read_path: Path,
+    file_name: str,
+    spec: PromptSpec,
+    settings: Settings,
+    engine: Any,
+    *,
+    run: Callable[..., Any] = _inline,
+) -> Produced:
+    """Read, guard, route, generate, restore: the one path from a file to an output. The intake,
+    the watcher and `specs test` all take it, so an example is guarded exactly like a dropped
+    file. `run` puts the CPU-heavy half in the batch's worker processes."""
+    # A PDF is read by a child process of its own either way; only its text goes to a worker.
+    extracted = (
+        extract_text(read_path, settings.intake)
+        if read_path.suffix.lower() in READ_IN_CHILD
+        else None
+    )
+    extracted, guarded = run(prepare, read_path, spec, settings, file_name, extracted)
+    # A confidentiality label may quarantine the document (Refusal) or keep it on a local engine.
+    engine = route_engine(engine, spec, settings, guarded)
+    result = engine.generate(spec, guarded.text, file_name=guarded.file_name or file_name)
+    for call in result.calls:
+        call.masked_counts = dict(guarded.counts)
+    return Produced(extracted, guarded, result, restore(result.output, guarded.mapping))
+
+
 def _draft(
     found: DiscoveredFile,
     read_path: Path,
     ctx: BatchContext,
-    loaded: LoadedSpec,
     folders: SpecFolders,
     document_id: int,
     reserved_stem: str | None,
     base: dict[str, str],
 ) -> DocumentOutcome:
-    spec = loaded.spec
-    # A PDF is read by a child process of its own either way; only its text goes to a worker.
-    extracted = (
-        extract_text(read_path, ctx.settings.intake)
-        if read_path.suffix.lower() in READ_IN_CHILD
-        else None
-    )
-    extracted, guarded = ctx.run(prepare, read_path, spec, ctx.settings, found.name_nfc, extracted)
-    # A confidentiality label may quarantine the document (Refusal) or keep it on a local engine.
-    engine = route_engine(ctx.engine, spec, ctx.settings, guarded)
-    result = engine.generate(spec, guarded.text, file_name=guarded.file_name or found.name_nfc)  # type: ignore[attr-defined]
-    for call in result.calls:
-        call.masked_counts = dict(guarded.counts)
-    ctx.store.record_calls(document_id, spec.id, spec.version, result.calls)
-    output = restore(result.output, guarded.mapping)
-
+    spec = ctx.specs[found.spec_id].spec
+    made = produce(read_path, found.name_nfc, spec, ctx.settings, ctx.engine, run=ctx.run)
+    ctx.store.record_calls(document_id, spec.id, spec.version, made.result.calls)
     stem = reserved_stem or unique_stem(folders.outbox, safe_stem(found.name_nfc))
     if reserved_stem is None:
         ctx.store.reserve_stem(document_id, stem)
-    meta = DraftMeta(
-        source_name=found.name_nfc,
-        spec_id=spec.id,
-        spec_version=spec.version,
-        spec_title=spec.title,
-        department_name=spec.department_name,
-        engine=result.engine,
-        model=result.model,
-        created_at=datetime.now().replace(microsecond=0),
-        offline=result.engine == "offline",
-        warnings=[*extracted.warnings, *guarded.warnings],
-        needs_review_reason=result.needs_review_reason,
-    )
-    paths = ctx.run(finish, spec, output, meta, stem, folders.outbox, priority=FINISH)
+    meta = made.meta(spec, found.name_nfc)
+    paths = ctx.run(finish, spec, made.output, meta, stem, folders.outbox, priority=FINISH)
     minutes = spec.minutes_saved_estimate
     ctx.store.mark_drafted(
         document_id,
         draft_md=paths.md,
         draft_docx=paths.docx,
-        engine=result.engine,
-        model=result.model,
-        chunks=result.chunks,
+        engine=made.result.engine,
+        model=made.result.model,
+        chunks=made.result.chunks,
         minutes_saved_est=minutes,
         owner=_file_owner(read_path),
     )
