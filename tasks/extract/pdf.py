@@ -1,0 +1,215 @@
+"""PDF: the text layer, page by page, read by pypdf in a child process of its own.
+
+Bounded three ways, because crafted PDFs have sent pypdf into endless loops and memory
+blow-ups: the child gets `intake.pdf_timeout_seconds` and is killed after it, its address
+space may grow by `intake.pdf_memory_mb` (RLIMIT_AS), and more than `intake.pdf_max_pages`
+pages are refused before any text is extracted. The child forks from the forkserver
+(`core.processes`), which has this module and pypdf preloaded, so it starts in milliseconds.
+Headers and trailers are checked in the parent first (no %PDF-, no %%EOF: cut short).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from core.errors import Refusal
+from core.models import ExtractedDocument, RefusalKind
+from core.processes import process_context
+from core.settings import IntakeSettings
+from tasks.extract.base import MB
+from tasks.extract.cleaning import looks_garbled
+from tasks.extract.peek import file_contains, read_head, read_tail
+
+# Under this many visible characters per page on average, a PDF with images is a scan.
+_SCANNED_CHARS_PER_PAGE = 20
+
+
+def _page_has_images(page: Any) -> bool:
+    try:
+        return len(page.images) > 0
+    except Exception:
+        return False
+
+
+def _pdf_worker(path: str, max_pages: int, memory_mb: int, conn: Connection) -> None:
+    """Runs in the child: parse the PDF and send one tagged tuple back."""
+    try:
+        import resource
+
+        limit = _address_space() + memory_mb * MB
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        conn.send(_read_pdf(path, max_pages))
+    except MemoryError:
+        _send_quietly(conn, ("memory", f"MemoryError under RLIMIT_AS={memory_mb} MB"))
+    except BaseException as e:
+        _send_quietly(conn, ("error", f"{type(e).__name__}: {e}"[:2000]))
+    finally:
+        conn.close()
+
+
+def _address_space() -> int:
+    """Bytes this process has mapped now. The reader forks from a server that may hold GiNZA
+    (~850 MB mapped, shared, not used here); the bound is on what reading adds to that."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def _send_quietly(conn: Connection, message: tuple[Any, ...]) -> None:
+    # Out of memory even the report may fail; the parent then sees EOF and says so.
+    with contextlib.suppress(Exception):
+        conn.send(message)
+
+
+def _read_pdf(path: str, max_pages: int) -> tuple[Any, ...]:
+    # Not at module level: pypdf adds ~130 ms (-X importtime) to every CLI start.
+    from pypdf import PasswordType, PdfReader
+
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except Exception as e:
+                return ("refuse", "encrypted", f"decrypt failed: {type(e).__name__}: {e}")
+            if opened == PasswordType.NOT_DECRYPTED:
+                return ("refuse", "encrypted", "needs a user password (empty password failed)")
+        count = len(reader.pages)
+    except MemoryError:
+        raise
+    except Exception as e:
+        return ("broken", f"{type(e).__name__}: {e}")
+    if count > max_pages:
+        return ("refuse", "too_large", f"{count} pages, limit pdf_max_pages={max_pages}")
+    texts: list[str] = []
+    failed: list[int] = []
+    first_error = ""
+    for i, page in enumerate(reader.pages):
+        try:
+            texts.append(page.extract_text() or "")
+        except MemoryError:
+            raise
+        except Exception as e:
+            failed.append(i + 1)
+            texts.append("")
+            first_error = first_error or f"page {i + 1}: {type(e).__name__}: {e}"[:500]
+    visible = sum(1 for t in texts for ch in t if not ch.isspace())
+    scanned = False
+    if count and visible / count < _SCANNED_CHARS_PER_PAGE:
+        scanned = any(_page_has_images(p) for p in reader.pages)
+    return ("ok", texts, failed, first_error, scanned)
+
+
+def _run_pdf_child(path: Path, limits: IntakeSettings) -> tuple[Any, ...]:
+    ctx = process_context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(  # type: ignore[attr-defined]
+        target=_pdf_worker,
+        args=(str(path), limits.pdf_max_pages, limits.pdf_memory_mb, sender),
+        name="teichaku-pdf",
+    )
+    started = time.monotonic()
+    try:
+        proc.start()
+        sender.close()  # so recv() sees EOF if the child dies without sending
+        if not receiver.poll(limits.pdf_timeout_seconds):
+            raise Refusal(
+                RefusalKind.TIMEOUT,
+                f"pypdf did not finish within pdf_timeout_seconds={limits.pdf_timeout_seconds}",
+            )
+        try:
+            return receiver.recv()
+        except EOFError:
+            proc.join(5)
+            raise Refusal(
+                RefusalKind.TIMEOUT,
+                f"PDF parser process exited (code {proc.exitcode}) without a result after "
+                f"{time.monotonic() - started:.1f}s: likely killed at the memory bound "
+                f"pdf_memory_mb={limits.pdf_memory_mb} (or it failed to start; see stderr)",
+            ) from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        receiver.close()
+        if proc.exitcode is not None:
+            proc.close()
+
+
+def _check_markers(path: Path) -> bool:
+    """Refuse a file that is no PDF or was cut short; True when only the tail looks cut."""
+    head = read_head(path, 1024)
+    if b"%PDF-" not in head:
+        raise Refusal(RefusalKind.CORRUPT, f"no %PDF- header (starts with {head[:8]!r})")
+    # A cut download loses the trailer; "%%EOF" may sit a little before the end (junk after it).
+    cut = b"%%EOF" not in read_tail(path, 2048)
+    if cut and not file_contains(path, b"%%EOF"):
+        raise Refusal(RefusalKind.TRUNCATED, "no %%EOF marker: file was cut short")
+    return cut
+
+
+def _pages_or_refuse(result: tuple[Any, ...], cut: bool) -> tuple[list[str], list[int]]:
+    """The child's page texts and failed page numbers, or the Refusal its answer means."""
+    tag = result[0]
+    if tag == "memory":
+        raise Refusal(RefusalKind.TIMEOUT, f"memory bound exceeded: {result[1]}")
+    if tag == "error":
+        raise Refusal(RefusalKind.CORRUPT, f"pypdf failed: {result[1]}")
+    if tag == "broken":
+        kind = RefusalKind.TRUNCATED if cut else RefusalKind.CORRUPT
+        raise Refusal(kind, f"cannot read xref/trailer: {result[1]}")
+    if tag == "refuse":
+        raise Refusal(RefusalKind(result[1]), result[2])
+    texts, failed, first_error, scanned = result[1:5]
+    pages = len(texts)
+    if failed and len(failed) == pages:
+        raise Refusal(
+            RefusalKind.CORRUPT, f"text extraction failed on all {pages} pages; {first_error}"
+        )
+    if scanned:
+        raise Refusal(RefusalKind.SCANNED, f"{pages} page(s) with images and almost no text layer")
+    return texts, failed
+
+
+def _warnings(failed: list[int], cut: bool) -> list[str]:
+    warnings: list[str] = []
+    if failed:
+        listed = "、".join(str(n) for n in failed[:20])
+        warnings.append(
+            f"PDFの {listed} ページ目の文字を読み取れませんでした。原本を確認してください。"
+        )
+    if cut:
+        warnings.append("PDFの末尾が欠けている可能性があります。原本と照らして確認してください。")
+    return warnings
+
+
+class _PdfReader:
+    source_type = "pdf"
+    suffixes = frozenset({".pdf"})
+    in_child = True
+
+    def read(self, path: Path, limits: IntakeSettings) -> ExtractedDocument:
+        cut = _check_markers(path)
+        texts, failed = _pages_or_refuse(_run_pdf_child(path, limits), cut)
+        text = "\n\n".join(texts)
+        reason = looks_garbled(text, check_letters=True)
+        if reason:
+            raise Refusal(RefusalKind.ENCODING, reason)
+        return ExtractedDocument(
+            text=text,
+            source_type=self.source_type,
+            pages=len(texts),
+            warnings=_warnings(failed, cut),
+        )
+
+
+READER = _PdfReader()
