@@ -17,12 +17,16 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/teichaku demo
 
+# The layers contract (pyproject.toml [tool.importlinter]) runs before the tests, so a crossed
+# layer fails CI like a failing test.
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .prefect build *.egg-info

@@ -2,6 +2,8 @@
 
 `teichaku serve` serves both from one process; `prefect.yaml` at the repository root deploys the
 same flows to a process work pool for a worker per machine.
+
+May import: `flows` and below. Imported by: the CLI (`teichaku serve`).
 """
 
 from __future__ import annotations
