@@ -10,8 +10,9 @@ import fnmatch
 import os
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from core.models import DiscoveredFile
 
@@ -51,6 +52,14 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+class _Entry(NamedTuple):
+    """A directory entry with the names it is keyed by (NFC) beside the one it is opened by."""
+
+    entry: os.DirEntry[str]
+    name_nfc: str
+    rel_nfc: str
+
+
 def scan_inbox(
     spec_id: str,
     inbox: Path,
@@ -64,62 +73,97 @@ def scan_inbox(
         return
     now = time.time() if now is None else now
     workspace = workspace.resolve()
+    for item in _walk(inbox):
+        found = _describe(spec_id, item, workspace)
+        if found is None:
+            continue
+        file, quiet_from = found
+        if quiet_seconds and quiet_from is not None and now - quiet_from < quiet_seconds:
+            continue  # still being written (or just copied): a later scan picks it up
+        yield file
+
+
+def _walk(inbox: Path) -> Iterator[_Entry]:
+    """Every entry under `inbox` that is not a folder and not another program's file."""
     stack: list[tuple[Path, str]] = [(inbox, "")]
     while stack:
         folder, rel_prefix = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            continue  # folder vanished or unreadable: the next scan tries again
-        for entry in entries:
+        for entry in _sorted_entries(folder):
             name_nfc = unicodedata.normalize("NFC", entry.name)
             rel = f"{rel_prefix}{name_nfc}"
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    if name_nfc not in IGNORED_DIRS and not name_nfc.startswith("."):
-                        stack.append((Path(entry.path), rel + "/"))
-                    continue
-                if is_ignored(entry.name):
-                    continue
-                is_link = entry.is_symlink()
-                st = entry.stat(follow_symlinks=False)
+                is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
-            target: Path | None = None
-            if is_link:
-                try:
-                    target = Path(entry.path).resolve(strict=True)
-                except (OSError, RuntimeError):
-                    target = None
-                if target is not None and _inside(target, workspace) and target.is_file():
-                    st = target.stat()
-                else:
-                    # Outside the workspace (or dangling): reported, never opened.
-                    yield DiscoveredFile(
-                        spec_id=spec_id,
-                        path=Path(entry.path),
-                        name_nfc=name_nfc,
-                        rel_nfc=rel,
-                        size=0,
-                        mtime_ns=st.st_mtime_ns,
-                        is_link=True,
-                        link_target=None,
-                    )
-                    continue
-            elif not entry.is_file(follow_symlinks=False):
-                continue  # sockets, fifos, devices
-            if quiet_seconds and now - st.st_mtime < quiet_seconds:
-                continue  # still being written (or just copied): a later scan picks it up
-            yield DiscoveredFile(
-                spec_id=spec_id,
-                path=Path(entry.path),
-                name_nfc=name_nfc,
-                rel_nfc=rel,
-                size=st.st_size,
-                mtime_ns=st.st_mtime_ns,
-                is_link=is_link,
-                link_target=target,
-            )
+            if is_dir:
+                if name_nfc not in IGNORED_DIRS and not name_nfc.startswith("."):
+                    stack.append((Path(entry.path), rel + "/"))
+            elif not is_ignored(entry.name):
+                yield _Entry(entry, name_nfc, rel)
+
+
+def _sorted_entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        return sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return []  # folder vanished or unreadable: the next scan tries again
+
+
+def _describe(
+    spec_id: str, item: _Entry, workspace: Path
+) -> tuple[DiscoveredFile, float | None] | None:
+    """The file and the mtime its quiet period counts from (None: not waited for), or None
+    for what is not a file.
+
+    A link is followed only to a regular file inside the workspace; any other link (outside,
+    dangling) is reported with no target and never opened, and its quiet period is not waited.
+    """
+    entry = item.entry
+    try:
+        is_link = entry.is_symlink()
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    target: Path | None = None
+    if is_link:
+        target = _target_inside(Path(entry.path), workspace)
+        if target is None:
+            return _found(spec_id, item, st, size=0, is_link=True, target=None), None
+        st = target.stat()
+    elif not entry.is_file(follow_symlinks=False):
+        return None  # sockets, fifos, devices
+    found = _found(spec_id, item, st, size=st.st_size, is_link=is_link, target=target)
+    return found, st.st_mtime
+
+
+def _target_inside(link: Path, workspace: Path) -> Path | None:
+    """The regular file a link resolves to, when that lies inside the workspace."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return target if _inside(target, workspace) and target.is_file() else None
+
+
+def _found(
+    spec_id: str,
+    item: _Entry,
+    st: os.stat_result,
+    *,
+    size: int,
+    is_link: bool,
+    target: Path | None,
+) -> DiscoveredFile:
+    return DiscoveredFile(
+        spec_id=spec_id,
+        path=Path(item.entry.path),
+        name_nfc=item.name_nfc,
+        rel_nfc=item.rel_nfc,
+        size=size,
+        mtime_ns=st.st_mtime_ns,
+        is_link=is_link,
+        link_target=target,
+    )
 
 
 def discover(

@@ -79,3 +79,24 @@ def test_quiet_period_leaves_fresh_files_for_later(tmp_path: Path) -> None:
 
 def test_missing_inbox_yields_nothing(tmp_path: Path) -> None:
     assert discover({"s/x": tmp_path / "nope"}, tmp_path) == []
+
+
+def test_link_outside_workspace_is_reported_without_waiting_for_quiet(tmp_path: Path) -> None:
+    inbox = tmp_path / "受付"
+    inbox.mkdir()
+    os.symlink("/etc/passwd", inbox / "外部.txt")
+    os.symlink(tmp_path / "ない.txt", inbox / "切れたリンク.txt")
+    found = {f.name_nfc: f for f in discover({"s/x": inbox}, tmp_path, quiet_seconds=3600)}
+    assert set(found) == {"外部.txt", "切れたリンク.txt"}
+    assert all(f.is_link and f.link_target is None for f in found.values())
+
+
+def test_scan_order_is_depth_first_sorted_and_skips_fifos(tmp_path: Path) -> None:
+    inbox = tmp_path / "受付"
+    for folder in ("a", "b/c", ".隠し"):
+        (inbox / folder).mkdir(parents=True)
+    for name in ("1.txt", "a/2.txt", "b/3.pdf", "b/c/4.docx", ".隠し/5.txt"):
+        (inbox / name).write_text("本文", encoding="utf-8")
+    os.mkfifo(inbox / "fifo.txt")
+    rels = [f.rel_nfc for f in scan_inbox("s/x", inbox, tmp_path)]
+    assert rels == ["1.txt", "b/3.pdf", "b/c/4.docx", "a/2.txt"]
