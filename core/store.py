@@ -1,8 +1,14 @@
-"""The store: every document, its outcome and every model call, on SQLite or PostgreSQL.
+"""The store: every document, its outcome, every model call, every verdict and every weekly
+digest sent, on SQLite (one machine) or PostgreSQL (several), schema versioned by the Alembic
+scripts in `core/migrations/`.
 
 Documents are keyed by (spec, spec version, content hash), so identical bytes get one draft and
 one model call. A worker *claims* a document before working on it; the claim carries a lease so
 a dead worker's claim is taken over (at once when the dead worker was on this machine).
+
+A `Store` holds a connection pool: open it as a context manager (`with Store.open(settings) as
+store:`), so the pool is released however the block ends. Part of the ground package: imports
+only SQLAlchemy and `core` (Alembic only when the schema is behind).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +30,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
@@ -39,9 +46,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from core.models import ModelCall
 
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from core.settings import Settings
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest Alembic revision. Checked with one SELECT so commands that only read the store do
-# not pay for importing Alembic; tests/kpi/test_store.py keeps it equal to the scripts' head.
+# not pay for importing Alembic; tests/core/test_store.py keeps it equal to the scripts' head.
 SCHEMA_HEAD = "0003"
 
 
@@ -191,6 +203,38 @@ class Claim:
     status: str | None = None  # for "done": the finished status
 
 
+@dataclass(frozen=True)
+class _ClaimRequest:
+    """One worker's claim on one document, as `Store.claim` was asked for it."""
+
+    spec_id: str
+    spec_version: int
+    department: str
+    content_hash: str
+    name: str
+    rel_path: str
+    size: int
+    mtime_ns: int | None
+    worker: str
+    now: datetime
+    lease_until: datetime
+
+
+def _by_key(spec_id: str, spec_version: int, content_hash: str) -> Select[tuple[Document]]:
+    """The one document stored under (spec, spec version, content hash)."""
+    return select(Document).where(
+        Document.spec_id == spec_id,
+        Document.spec_version == spec_version,
+        Document.content_hash == content_hash,
+    )
+
+
+def _held_by_a_live_worker(doc: Document, now: datetime) -> bool:
+    """Claimed, with a lease still running, by a worker that may be alive."""
+    live = doc.status == "claimed" and doc.lease_until is not None and doc.lease_until > now
+    return live and not _claimant_is_dead(doc.claimed_by)
+
+
 class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
@@ -198,6 +242,22 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if migrate:
             self.migrate()
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Store:
+        """The workspace's store (`database_url`: the settings' SQLite file or PostgreSQL)."""
+        return cls(settings.database_url or "", migrate=migrate)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -249,66 +309,57 @@ class Store:
         lease_seconds: float,
         mtime_ns: int | None = None,
     ) -> Claim:
+        """Claim a document for `worker`: a new one, or one whose claimant is gone (lease over,
+        or a dead process on this machine). Of workers racing for one document, one wins."""
         now = utcnow()
-        lease = now + timedelta(seconds=lease_seconds)
+        req = _ClaimRequest(
+            spec_id=spec_id,
+            spec_version=spec_version,
+            department=department,
+            content_hash=content_hash,
+            name=name,
+            rel_path=rel_path,
+            size=size,
+            mtime_ns=mtime_ns,
+            worker=worker,
+            now=now,
+            lease_until=now + timedelta(seconds=lease_seconds),
+        )
+        return self._claim_new(req) or self._claim_known(req)
+
+    def _claim_new(self, req: _ClaimRequest) -> Claim | None:
+        """Insert the document as claimed; None when it is already stored (the unique key)."""
         try:
             with self.session() as s:
                 doc = Document(
-                    spec_id=spec_id,
-                    spec_version=spec_version,
-                    department=department,
-                    content_hash=content_hash,
-                    name=name,
-                    rel_path=rel_path,
-                    size=size,
-                    mtime_ns=mtime_ns,
+                    spec_id=req.spec_id,
+                    spec_version=req.spec_version,
+                    department=req.department,
+                    content_hash=req.content_hash,
+                    name=req.name,
+                    rel_path=req.rel_path,
+                    size=req.size,
+                    mtime_ns=req.mtime_ns,
                     status="claimed",
-                    claimed_by=worker,
-                    lease_until=lease,
+                    claimed_by=req.worker,
+                    lease_until=req.lease_until,
                     attempts=1,
-                    created_at=now,
-                    updated_at=now,
+                    created_at=req.now,
+                    updated_at=req.now,
                 )
                 s.add(doc)
                 s.flush()
                 return Claim("claimed", doc.id)
         except IntegrityError:
-            pass
+            return None
+
+    def _claim_known(self, req: _ClaimRequest) -> Claim:
+        """A stored document: done, busy, or taken over from a claimant that is gone."""
         with self.session() as s:
-            doc = s.scalars(
-                select(Document).where(
-                    Document.spec_id == spec_id,
-                    Document.spec_version == spec_version,
-                    Document.content_hash == content_hash,
-                )
-            ).one()
+            doc = s.scalars(_by_key(req.spec_id, req.spec_version, req.content_hash)).one()
             if doc.status == "drafted":
                 return Claim("done", doc.id, doc.draft_stem, doc.status)
-            live = doc.status == "claimed" and doc.lease_until is not None and doc.lease_until > now
-            if live and not _claimant_is_dead(doc.claimed_by):
-                return Claim("busy", doc.id)
-            # Take over: a conditional update, so of two workers racing only one wins.
-            res = s.execute(
-                update(Document)
-                .where(
-                    Document.id == doc.id,
-                    Document.status == doc.status,
-                    Document.claimed_by.is_(None)
-                    if doc.claimed_by is None
-                    else Document.claimed_by == doc.claimed_by,
-                )
-                .values(
-                    status="claimed",
-                    claimed_by=worker,
-                    lease_until=lease,
-                    attempts=Document.attempts + 1,
-                    name=name,
-                    rel_path=rel_path,
-                    mtime_ns=mtime_ns,
-                    updated_at=now,
-                )
-            )
-            if res.rowcount != 1:
+            if _held_by_a_live_worker(doc, req.now) or not _take_over(s, doc, req):
                 return Claim("busy", doc.id)
             return Claim("claimed", doc.id, doc.draft_stem)
 
@@ -425,13 +476,7 @@ class Store:
         """A refusal decided before the content could be read (e.g. a link out of the workspace)."""
         now = utcnow()
         with self.session() as s:
-            existing = s.scalars(
-                select(Document).where(
-                    Document.spec_id == spec_id,
-                    Document.spec_version == spec_version,
-                    Document.content_hash == key,
-                )
-            ).first()
+            existing = s.scalars(_by_key(spec_id, spec_version, key)).first()
             doc = existing or Document(
                 spec_id=spec_id,
                 spec_version=spec_version,
@@ -540,10 +585,6 @@ class Store:
             return list(s.scalars(select(Feedback).order_by(Feedback.id)))
 
     # -- weekly digest --------------------------------------------------------------------
-    def digest(self, week: str) -> Digest | None:
-        with self.session() as s:
-            return s.scalars(select(Digest).where(Digest.week == week)).first()
-
     def begin_digest_send(
         self,
         week: str,
@@ -635,6 +676,31 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _take_over(s: Session, doc: Document, req: _ClaimRequest) -> bool:
+    """Move the claim to `req.worker` with a conditional update (status and claimant as read), so
+    of two workers racing to take over only one wins. True when this one did."""
+    same_claimant = (
+        Document.claimed_by.is_(None)
+        if doc.claimed_by is None
+        else Document.claimed_by == doc.claimed_by
+    )
+    res = s.execute(
+        update(Document)
+        .where(Document.id == doc.id, Document.status == doc.status, same_claimant)
+        .values(
+            status="claimed",
+            claimed_by=req.worker,
+            lease_until=req.lease_until,
+            attempts=Document.attempts + 1,
+            name=req.name,
+            rel_path=req.rel_path,
+            mtime_ns=req.mtime_ns,
+            updated_at=req.now,
+        )
+    )
+    return res.rowcount == 1
 
 
 def _make_engine(url: str) -> Engine:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from core.settings import SmtpSettings
-from core.store import MIGRATIONS_DIR, SCHEMA_HEAD, Store
+from core.store import Digest, Store
 from kpi.digest import DigestMail
 from kpi.mailer import DigestSendError, send_digest
 from tests.support.smtp_server import SmtpSink, free_port, self_signed_cert
@@ -36,9 +37,14 @@ def _smtp(port: int, **kw: object) -> SmtpSettings:
 
 @pytest.fixture
 def store(sqlite_url: str):
-    s = Store(sqlite_url)
-    yield s
-    s.dispose()
+    with Store(sqlite_url) as s:
+        yield s
+
+
+def _row(store: Store, week: str = WEEK) -> Digest | None:
+    """The week's exactly-once record, as the store holds it."""
+    with store.session() as s:
+        return s.scalars(select(Digest).where(Digest.week == week)).first()
 
 
 def test_sent_once_then_no_op_until_resend(store: Store) -> None:
@@ -55,7 +61,7 @@ def test_sent_once_then_no_op_until_resend(store: Store) -> None:
         again = send_digest(store, _smtp(sink.port), _mail(), RCPTS, resend=True)
         assert again.status == "sent"
         assert len(sink.received) == 2
-    row = store.digest(WEEK)
+    row = _row(store)
     assert row is not None and row.status == "sent" and row.attempts == 2
 
 
@@ -64,7 +70,7 @@ def test_failure_before_data_is_retryable(store: Store) -> None:
         with pytest.raises(DigestSendError):
             send_digest(store, _smtp(sink.port), _mail(), RCPTS)
         assert sink.received == []
-    assert store.digest(WEEK).status == "failed"  # type: ignore[union-attr]
+    assert _row(store).status == "failed"  # type: ignore[union-attr]
     with SmtpSink() as sink:
         assert send_digest(store, _smtp(sink.port), _mail(), RCPTS).status == "sent"
         assert send_digest(store, _smtp(sink.port), _mail(), RCPTS).status == "already_sent"
@@ -74,7 +80,7 @@ def test_failure_before_data_is_retryable(store: Store) -> None:
 def test_no_server_is_a_retryable_failure(store: Store) -> None:
     with pytest.raises(DigestSendError):
         send_digest(store, _smtp(free_port()), _mail(), RCPTS)
-    assert store.digest(WEEK).status == "failed"  # type: ignore[union-attr]
+    assert _row(store).status == "failed"  # type: ignore[union-attr]
 
 
 def test_connection_lost_after_data_is_uncertain_and_not_resent(store: Store) -> None:
@@ -82,7 +88,7 @@ def test_connection_lost_after_data_is_uncertain_and_not_resent(store: Store) ->
         outcome = send_digest(store, _smtp(sink.port), _mail(), RCPTS)
         assert outcome.status == "uncertain"
         assert len(sink.received) == 1  # the server did get it
-    assert store.digest(WEEK).status == "uncertain"  # type: ignore[union-attr]
+    assert _row(store).status == "uncertain"  # type: ignore[union-attr]
     with SmtpSink() as sink:
         assert send_digest(store, _smtp(sink.port), _mail(), RCPTS).status == "uncertain"
         assert sink.received == []
@@ -126,7 +132,7 @@ def test_wrong_password_is_retryable_failure(store: Store, tmp_path: Path) -> No
             send_digest(store, cfg, _mail(), RCPTS)
         assert "wrong" not in str(e.value)
         assert sink.received == []
-    assert store.digest(WEEK).status == "failed"  # type: ignore[union-attr]
+    assert _row(store).status == "failed"  # type: ignore[union-attr]
 
 
 def test_starttls_required_but_not_offered_sends_nothing(store: Store) -> None:
@@ -145,7 +151,11 @@ def test_implicit_tls(store: Store, tmp_path: Path) -> None:
 
 
 def test_only_one_of_many_racing_senders_claims_the_week(store_url: str) -> None:
-    store = Store(store_url)
+    with Store(store_url) as store:
+        _race_for_the_week(store)
+
+
+def _race_for_the_week(store: Store) -> None:
     results: list[str] = []
     barrier = threading.Barrier(6)
 
@@ -162,16 +172,3 @@ def test_only_one_of_many_racing_senders_claims_the_week(store_url: str) -> None
         t.join()
     assert results.count("send") == 1
     assert set(results) <= {"send", "in_progress"}
-    store.dispose()
-
-
-def test_schema_head_constant_matches_the_migrations(store_url: str) -> None:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_HEAD
-    store = Store(store_url)
-    assert store._schema_revision() == SCHEMA_HEAD
-    store.dispose()
