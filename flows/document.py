@@ -330,8 +330,9 @@ def produce(
     )
     extracted, guarded = run(prepare, read_path, spec, settings, file_name, extracted)
     # A confidentiality label may quarantine the document (Refusal) or keep it on a local engine.
-    engine = route_engine(engine, spec, settings, guarded)
-    result = engine.generate(spec, guarded.text, file_name=guarded.file_name or file_name)
+    route = route_engine(engine, spec, settings, guarded)
+    guarded = guarded.model_copy(update={"warnings": [*guarded.warnings, *route.notes]})
+    result = route.engine.generate(spec, guarded.text, file_name=guarded.file_name or file_name)
     for call in result.calls:
         call.masked_counts = dict(guarded.counts)
     return Produced(extracted, guarded, result, restore(result.output, guarded.mapping))

@@ -11,9 +11,12 @@ from core.errors import Refusal
 from core.models import RefusalKind
 from core.settings import load_settings
 from core.specs import load_specs
+from tasks.generate.offline import OfflineEngine
 from tasks.guard import (
     BLOCKED_JA,
+    EXTERNAL_OFF_JA,
     NER_PARTIAL_JA,
+    ROUTED_LOCAL_JA,
     _luhn_ok,
     _my_number_ok,
     guard_text,
@@ -21,7 +24,6 @@ from tasks.guard import (
     restore,
     route_engine,
 )
-from tasks.offline_engine import OfflineEngine
 
 
 @pytest.fixture
@@ -179,23 +181,29 @@ def test_labels_and_policies(tmp_path: Path, spec):
     assert e.value.reason_ja == BLOCKED_JA.format(label="社外秘", department="営業部")
 
     local = load_settings(tmp_path, guard={"departments": {"sales": {"policy": "local_only"}}})
-    assert isinstance(
-        route_engine(External(), spec, local, guard_text("【社外秘】", spec, local)), OfflineEngine
-    )
+    labelled = guard_text("【社外秘】", spec, local)
+    route = route_engine(External(), spec, local, labelled)
+    assert isinstance(route.engine, OfflineEngine)
+    # The draft's note comes back with the route; the guard's result is left as it was.
+    assert route.notes == [ROUTED_LOCAL_JA.format(label="社外秘", engine="オフライン抽出")]
+    assert not labelled.warnings
     # A local endpoint may be used as it is.
     marked = load_settings(
         tmp_path, guard={"default_policy": "local_only"}, llm={"endpoint_is_local": True}
     )
     ext = External()
-    assert route_engine(ext, spec, marked, guard_text("【社外秘】", spec, marked)) is ext
+    kept = route_engine(ext, spec, marked, guard_text("【社外秘】", spec, marked))
+    assert kept.engine is ext and not kept.notes
     # Sending out switched off for the department: even unlabelled documents stay local.
     off = load_settings(tmp_path, guard={"departments": {"sales": {"send_external": False}}})
-    assert isinstance(
-        route_engine(External(), spec, off, guard_text("通常", spec, off)), OfflineEngine
-    )
+    route = route_engine(External(), spec, off, guard_text("通常", spec, off))
+    assert isinstance(route.engine, OfflineEngine)
+    assert route.notes == [EXTERNAL_OFF_JA.format(engine="オフライン抽出")]
     # The spec's own policy wins over the department's.
     allow = spec.model_copy(update={"confidentiality": "allow"})
-    assert route_engine(ext, allow, settings, guard_text("【社外秘】", allow, settings)) is ext
+    assert (
+        route_engine(ext, allow, settings, guard_text("【社外秘】", allow, settings)).engine is ext
+    )
 
 
 def test_disabled_guard_sends_text_unchanged(tmp_path: Path, spec):

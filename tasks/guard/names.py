@@ -1,0 +1,258 @@
+"""Person and company names: legal forms and trade endings, field labels, honorifics and titles,
+the SudachiPy dictionary's 人名 tags, and what GiNZA's NER labelled (tasks.guard.ner runs it).
+
+Each function returns the names it found (or spans for tagged tokens); tasks.guard.detect then
+masks every name wherever it occurs in the document.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from tasks.guard.spans import Span
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+_CO_FORM = (
+    r"株式会社|有限会社|合同会社|合資会社|合名会社|一般社団法人|一般財団法人|公益社団法人|公益財団法人|"
+    r"医療法人(?:社団|財団)?|社会福祉法人|学校法人|\(株\)|（株）|㈱|\(有\)|（有）|㈲"
+)
+_CO_NAME = r"[一-龥々〆ヶァ-ヴーA-Za-zＡ-Ｚａ-ｚ0-9０-９・&＆]"
+# After a legal form a name may start in hiragana when kanji/katakana follow (株式会社ひかり精工);
+# a hiragana tail is not taken, because it is usually a particle (の, と, は).
+_COMPANY = re.compile(
+    rf"(?:{_CO_FORM})[ 　]?(?:[ぁ-ゖ]{{1,6}}(?=[一-龥ァ-ヴ]))?{_CO_NAME}{{1,20}}|{_CO_NAME}{{1,20}}[ 　]?(?:{_CO_FORM})"
+)
+# Trade-name endings that mark a company without a legal form: 「ミナト物産」「ABC商事」.
+_COMPANY_SUFFIX = re.compile(
+    r"(?<![一-龥々ァ-ヴーA-Za-z])[一-龥々ァ-ヴーA-Za-zＡ-Ｚａ-ｚ&＆・]{1,10}"
+    r"(?:商事|物産|精機|製作所|電機|電工|技研|商会|商店|工業|重工|運輸|物流|建設|産業|興産|化成|製薬|"
+    r"ホールディングス|テクノロジーズ|システムズ|エンジニアリング)"
+)
+# Words that are not part of a name but often touch one: 「本日北斗精機株式会社」「株式会社北斗精機営業部」.
+_CO_LEAD = re.compile(
+    r"^(?:本日|昨日|先日|当日|今回|前回|次回|弊社|当社|貴社|御社|先方|新規|既存|顧客|取引先|各社|同社|担当)+"
+)
+_CO_TRAIL = re.compile(
+    r"(?:営業部|営業本部|購買部|総務部|経理部|人事部|本社|支店|支社|工場|営業所|事業部|様|御中|殿|さん)+$"
+)
+_CO_FORM_IN = re.compile(_CO_FORM)
+_CO_FORM_ONLY = re.compile(rf"^(?:{_CO_FORM})$")
+_CO_STRIP = re.compile(rf"^(?:{_CO_FORM})[ 　]?|[ 　]?(?:{_CO_FORM})$")
+
+_FIELD = re.compile(
+    r"(?:担当者?|出席者|参加者|同席者|申請者|起案者|記入者|作成者|報告者|承認者|決裁者|面接官|応募者|"
+    r"責任者|司会|書記|議長|氏名|お名前|名前|宛先|差出人|依頼者|連絡者)(?:名)?[ ]*[:：][ ]*([^\n]+)"
+)
+_ITEM_SPLIT = re.compile(r"[、,，/／;；]|\s{2,}|・(?=[一-龥])")
+_PAREN = re.compile(r"[(（][^)）]*[)）]")
+_TITLES = (
+    "代表取締役社長|代表取締役|取締役|本部長|部長|次長|課長|係長|主任|主査|班長|職長|工場長|所長|室長|店長|"
+    "社長|専務|常務|会長|副社長|顧問|リーダー|マネージャー|マネジャー|チーフ|先生|教授|様|さん|氏|殿|君|くん"
+)
+_TITLE_TRAIL = re.compile(rf"[ ]*(?:{_TITLES})+$")
+_HONORIFIC = {"様", "さん", "氏", "殿", "くん", "君", "ちゃん"}
+_TITLE_WORDS = set(_TITLES.split("|"))
+_NAME_ITEM = re.compile(r"^[一-龥々〆ヶァ-ヴーぁ-ゖ]{1,6}(?:[ ][一-龥々〆ヶァ-ヴーぁ-ゖ]{1,6})?$")
+# Words before 様/さん or in a field that are not anybody's name.
+NOT_NAMES = {
+    "皆",
+    "皆様",
+    "各位",
+    "客",
+    "お客",
+    "お客様",
+    "奥",
+    "先方",
+    "当社",
+    "弊社",
+    "貴社",
+    "御社",
+    "全員",
+    "一同",
+    "なし",
+    "無し",
+    "未定",
+    "不明",
+    "同上",
+    "担当",
+    "担当者",
+    "関係者",
+    "社員",
+    "各",
+    "同",
+    "みな",
+    "皆さん",
+    "お疲れ",
+    "ご苦労",
+    "神",
+    "仏",
+    "王",
+    "姫",
+    "上",
+    "営業部",
+    "製造部",
+    "総務部",
+    "人事部",
+    "経理部",
+    "管理部",
+    "営業",
+    "製造",
+    "総務",
+    "人事",
+    "経理",
+    "管理",
+    "工場",
+    "本社",
+    "部",
+    "課",
+    "チーム",
+    "班",
+    "当方",
+    "先生",
+    "御中",
+    "各位殿",
+    "ほか",
+    "他",
+    "外",
+    "以上",
+    "様",
+    "さん",
+    "氏",
+    "殿",
+    "同席",
+    "出席",
+    "欠席",
+}
+NAME_CUE = re.compile(
+    rf"様|さん|氏|殿|{_TITLES}|担当|出席|参加|申請|記入|作成|報告|承認|氏名|株式会社|㈱|\(株\)|（株）|会社|商事|精機"
+)
+
+# Foreign full names (ジョン・スミス); plain katakana words are mostly common nouns (ユニット, リース)
+# that the model labels wrongly when it labels them at all (Aライン as a company).
+KATAKANA_FULL_NAME = re.compile(r"[ァ-ヴー]{2,}[・＝][ァ-ヴー]{2,}")
+LATIN_CAPS = re.compile(r"[A-Z][A-Za-z]")
+
+
+def _clean_company(value: str) -> str:
+    value = _CO_LEAD.sub("", value.strip())
+    return _CO_TRAIL.sub("", value).strip()
+
+
+def companies(text: str, extra: Iterable[str]) -> set[str]:
+    found = {_clean_company(m.group(0)) for m in _COMPANY.finditer(text)}
+    found.update(
+        v for m in _COMPANY_SUFFIX.finditer(text) if len(v := _clean_company(m.group(0))) >= 3
+    )
+    found.update(v.strip() for v in extra)
+    lexicon: set[str] = set()
+    for v in found:
+        if len(v) < 2 or _CO_FORM_ONLY.match(v):
+            continue
+        lexicon.add(v)
+        short = _CO_STRIP.sub("", v).strip()
+        if len(short) >= 2 and short not in NOT_NAMES:  # 「北斗精機さん」 names the same client
+            lexicon.add(short)
+    return lexicon
+
+
+def field_names(text: str) -> set[str]:
+    names: set[str] = set()
+    for m in _FIELD.finditer(text):
+        for item in _ITEM_SPLIT.split(_PAREN.sub(" ", m.group(1))):
+            item = _TITLE_TRAIL.sub("", item.strip(" 　"))
+            parts = item.replace("　", " ").split()
+            # 「当社 山田」「営業部 佐藤課長」: drop a leading organisation word.
+            while len(parts) > 1 and (
+                parts[0] in NOT_NAMES or parts[0].endswith(("部", "課", "社", "室", "所", "係"))
+            ):
+                parts = parts[1:]
+            item = _TITLE_TRAIL.sub("", " ".join(parts))
+            if (
+                item
+                and item not in NOT_NAMES
+                and _NAME_ITEM.match(item)
+                and not re.fullmatch(r"[ぁ-ゖ]+", item)
+            ):
+                names.add(item)
+                if " " in item:
+                    names.add(item.replace(" ", ""))
+    return names
+
+
+def sudachi_names(base: int, doc: Doc, spans: list[Span], lexicon: set[str]) -> None:
+    """Names from the dictionary's 人名 tags and from words before honorifics / titles."""
+    toks = list(doc)
+    i = 0
+    while i < len(toks):
+        if "人名" not in toks[i].tag_:
+            i += 1
+            continue
+        j = i
+        while j < len(toks) and "人名" in toks[j].tag_:
+            j += 1
+        nxt = toks[j].text if j < len(toks) else ""
+        first, last = toks[i], toks[j - 1]
+        surface = doc.text[first.idx : last.idx + len(last.text)]
+        has_both = any("姓" in t.tag_ for t in toks[i:j]) and any(
+            t.tag_.endswith("名") for t in toks[i:j]
+        )
+        context = nxt in _HONORIFIC or nxt in _TITLE_WORDS
+        if (has_both or context or len(surface) >= 2) and surface not in NOT_NAMES:
+            spans.append(Span(base + first.idx, base + first.idx + len(surface), "person"))
+            if has_both or context:
+                lexicon.add(surface)
+        i = j
+    # Unknown names before an honorific: the proper / common nouns directly before 様・さん.
+    for k, tok in enumerate(toks):
+        if tok.text not in _HONORIFIC or k == 0 or "人名" in toks[k - 1].tag_:
+            continue
+        m = k
+        while (
+            m > 0
+            and k - m < 3
+            and toks[m - 1].tag_.startswith("名詞")
+            and "副詞可能" not in toks[m - 1].tag_
+        ):
+            m -= 1
+        if m == k:
+            continue
+        surface = doc.text[toks[m].idx : tok.idx]
+        if surface not in NOT_NAMES and re.fullmatch(r"[一-龥々ァ-ヴー]{2,8}", surface):
+            spans.append(Span(base + toks[m].idx, base + tok.idx, "person"))
+            lexicon.add(surface)
+
+
+def _trim_entity(text: str) -> str:
+    """An entity without the spaces, punctuation and symbols the model sometimes takes along at
+    its ends: in a table row it labels 「山田 |」 a person, and masking that would swallow the
+    cell border the draft's table is read by."""
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start])[0] in "PSZC":
+        start += 1
+    while end > start and unicodedata.category(text[end - 1])[0] in "PSZC":
+        end -= 1
+    return text[start:end]
+
+
+def ner_names(docs: Iterable[Doc]) -> tuple[set[str], set[str]]:
+    """(persons, companies) among the entities GiNZA's NER labelled in these pieces."""
+    persons: set[str] = set()
+    companies: set[str] = set()
+    for doc in docs:
+        for ent in doc.ents:
+            value = _trim_entity(ent.text)
+            if len(value) < 2 or value in NOT_NAMES:
+                continue
+            if ent.label_ == "Person" and not _CO_FORM_IN.search(value):
+                persons.add(_TITLE_TRAIL.sub("", value) or value)
+            elif ent.label_ in ("Company", "Company_Group") and not (
+                value.isascii() and len(value) < 4
+            ):
+                # Short ASCII "companies" are mostly part numbers (KX-2040).
+                companies.add(value)
+    return persons, companies
