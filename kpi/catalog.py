@@ -1,9 +1,14 @@
-"""The prompt catalogue (プロンプト集): a static HTML site generated from the specs.
+"""The prompt catalogue (プロンプト集): renders a static HTML site from typed data.
 
 One page per spec and an index by department: what to drop where, what comes back, an example
-before and after (the spec's first example through the offline engine, so building the site
-never sends anything anywhere), the rules, and the KPIs so far from the store. Static files,
-so the DX office can put them on any intranet share or web server.
+before and after, the rules, and the KPIs so far from the store. Static files, so the DX office
+can put them on any intranet share or web server. Templates: `kpi/templates/catalog/`.
+
+This module only reads KPIs and renders; drafting the examples is a composition, so
+`flows/catalog.py` builds the site: each spec's first example through the document path with
+the offline engine (nothing is sent anywhere), then `render_catalog` here.
+
+Reporting layer: imports `core` (and may import `tasks`), never `flows`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from core.specs import LoadedSpec
+from core.workspace import folders_for
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -141,37 +147,16 @@ def _sections(loaded: LoadedSpec, output: dict[str, Any]) -> list[dict[str, Any]
     ]
 
 
-def build_example(loaded: LoadedSpec, settings: Settings) -> Example | None:
-    """The spec's first example (or built-in sample) drafted by the offline engine."""
-    from core.errors import ConfigError
-    from flows.spec_examples import draft_meta, run_case, spec_examples
-    from tasks.offline_engine import OfflineEngine
-    from tasks.render import render_markdown
-
-    engine = OfflineEngine(settings)
-    spec = loaded.spec
-    try:
-        exp = spec_examples(loaded)
-    except ConfigError as e:  # a broken expectations file must not take the whole catalogue down
-        log.warning("catalog: %s examples unreadable: %s", spec.id, e)
-        exp = None
-    name, text, output = "", "", None
-    if exp is not None:
-        res = run_case(loaded, exp.cases[0], engine, settings)
-        if res.input_text:
-            name, text, output = res.example, res.input_text, res.output
-    if output is None:
-        from tests.support.samples import SAMPLES
-
-        samples = SAMPLES.get(spec.id)
-        if not samples:
-            return None
-        name, text = samples[0].filename, samples[0].text()
-        output = engine.generate(spec, text, file_name=name).output
-    md = render_markdown(
-        spec, output, draft_meta(spec, source=name, engine=engine.name, model=engine.model)
-    )
-    return Example(name, text, _sections(loaded, output), md, f"{engine.name} / {engine.model}")
+def example_of(
+    loaded: LoadedSpec,
+    input_name: str,
+    input_text: str,
+    output: dict[str, Any],
+    markdown: str,
+    engine: str,
+) -> Example:
+    """An example before (the input's text) and after (the draft's sections and its Markdown)."""
+    return Example(input_name, input_text, _sections(loaded, output), markdown, engine)
 
 
 def page_name(spec_id: str) -> str:
@@ -210,24 +195,25 @@ def _rel(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
-def build_catalog(settings: Settings, specs: list[LoadedSpec], out_dir: Path) -> list[Path]:
-    """Write index.html and one page per spec into out_dir; returns the files written."""
-    from core.workspace import folders_for
+def catalog_entry(
+    settings: Settings, loaded: LoadedSpec, kpi: SpecKpi, example: Example | None
+) -> CatalogEntry:
+    """One spec's card and page: its folders relative to the workspace, its figures, its example."""
+    f = folders_for(settings, loaded.spec)
+    return CatalogEntry(
+        loaded=loaded,
+        page=page_name(loaded.spec.id),
+        inbox=_rel(f.inbox, settings.workspace),
+        outbox=_rel(f.outbox, settings.workspace),
+        kpi=kpi,
+        example=example,
+    )
 
-    kpis, kpi_note = load_kpis(settings)
-    entries: list[CatalogEntry] = []
-    for loaded in specs:
-        f = folders_for(settings, loaded.spec)
-        entries.append(
-            CatalogEntry(
-                loaded=loaded,
-                page=page_name(loaded.spec.id),
-                inbox=_rel(f.inbox, settings.workspace),
-                outbox=_rel(f.outbox, settings.workspace),
-                kpi=kpis.get(loaded.spec.id, SpecKpi()),
-                example=build_example(loaded, settings),
-            )
-        )
+
+def render_catalog(
+    settings: Settings, entries: list[CatalogEntry], out_dir: Path, *, kpi_note: str | None
+) -> list[Path]:
+    """Write index.html and one page per entry into out_dir; returns the files written."""
     departments: dict[str, list[CatalogEntry]] = {}
     for e in sorted(entries, key=lambda e: (e.loaded.spec.department, e.loaded.spec.id)):
         departments.setdefault(e.loaded.spec.department_name, []).append(e)

@@ -74,8 +74,11 @@ def injection_phrases(text: str) -> list[str]:
     return found
 
 
-def policy_for(spec: PromptSpec, settings: Settings) -> str:
-    """block | local_only | allow: the spec's own, else its department's, else the default."""
+def policy_for(spec: PromptSpec | None, settings: Settings) -> str:
+    """block | local_only | allow: the spec's own, else its department's, else the default
+    (also for a document that belongs to no spec, as `teichaku mask` may preview)."""
+    if spec is None:
+        return settings.guard.default_policy
     if spec.confidentiality is not None:
         return spec.confidentiality
     dept = settings.guard.departments.get(spec.department)
@@ -84,7 +87,9 @@ def policy_for(spec: PromptSpec, settings: Settings) -> str:
     return settings.guard.default_policy
 
 
-def external_allowed(spec: PromptSpec, settings: Settings) -> bool:
+def external_allowed(spec: PromptSpec | None, settings: Settings) -> bool:
+    if spec is None:
+        return settings.guard.send_external
     dept = settings.guard.departments.get(spec.department)
     dept_ok = dept.send_external if dept is not None and dept.send_external is not None else True
     return settings.guard.send_external and dept_ok and spec.allow_external
@@ -109,13 +114,17 @@ class Decision:
 
 
 def decide(
-    spec: PromptSpec, settings: Settings, label: str | None, local_engine: str = "オフライン抽出"
+    spec: PromptSpec | None,
+    settings: Settings,
+    label: str | None,
+    local_engine: str = "オフライン抽出",
 ) -> Decision:
     """The routing decision for a document with this confidentiality label (or none);
     `local_engine` names the engine a document kept inside goes to, for the reason."""
     policy = policy_for(spec, settings) if label else "allow"
     if policy == "block":
-        reason = BLOCKED_JA.format(label=label, department=spec.department_name)
+        department = spec.department_name if spec is not None else "ワークスペース全体"
+        reason = BLOCKED_JA.format(label=label, department=department)
         return Decision("blocked", policy, reason)
     if policy == "local_only":
         return Decision(
@@ -148,9 +157,9 @@ def route_engine(
         )
     if decision.destination == "external" or engine_is_local(engine, settings):
         return Route(engine)
-    # Here, not at the top: tasks.generate's package pulls in the openai client (~0.45 s warm),
-    # which the workers' forkserver importing the guard never needs.
-    from tasks.generate.offline import OfflineEngine
+    # Here, not at the top: the offline engine compiles its patterns on import (0.1-0.3 s,
+    # python -X importtime), which the workers' forkserver importing the guard never needs.
+    from tasks.generate import build_engine
 
     log.info("spec %s: routed to the offline engine (policy %s)", spec.id, decision.policy)
-    return Route(OfflineEngine(settings), [decision.reason_ja])
+    return Route(build_engine(settings, "offline"), [decision.reason_ja])

@@ -13,7 +13,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from core.errors import ConfigError
 from core.models import DraftMeta
 from core.specs import BUILTIN_SPEC_DIR, PromptSpec, load_spec_file, load_specs
-from tasks.offline_engine import OfflineEngine
+from tasks.generate import OfflineEngine
 from tests.support.samples import SAMPLES, write_samples
 
 BUILTIN_IDS = {

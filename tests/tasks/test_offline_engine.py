@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.specs import PromptSpec, load_specs
-from tasks.offline_engine import OfflineEngine
+from tasks.generate import OfflineEngine
 from tests.support.samples import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -290,7 +290,7 @@ def test_deterministic_across_processes() -> None:
     """Set iteration order depends on PYTHONHASHSEED; the ranking must not."""
     code = (
         "import json,sys\n"
-        "from tasks.offline_engine import OfflineEngine\n"
+        "from tasks.generate import OfflineEngine\n"
         "from core.specs import PromptSpec\n"
         "from tests.tasks.test_offline_engine import _UNUSUAL, _COMPLAINT\n"
         "spec = PromptSpec.model_validate(_UNUSUAL)\n"
