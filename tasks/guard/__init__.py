@@ -84,7 +84,7 @@ def __getattr__(name: str) -> Any:
 
 
 def guard_text(
-    text: str, spec: PromptSpec, settings: Settings, *, file_name: str | None = None
+    text: str, spec: PromptSpec | None, settings: Settings, *, file_name: str | None = None
 ) -> GuardResult:
     """Mask what must not leave the machine. The offline engine gets the same treatment (uniform)."""
     label = confidential_label(f"{file_name or ''}\n{text}", settings)
