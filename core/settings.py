@@ -4,6 +4,9 @@
 2. the workspace's `teichaku.toml`,
 3. the defaults below.
 
+An unknown section, key or TEICHAKU_* variable stops with a Japanese message (core/settings_check.py):
+ignored, a misspelt `[gaurd] send_external = false` would leave a safeguard silently off.
+
 Nothing else in teichaku reads os.environ. The model endpoint itself is configured the way the
 openai client expects (`OPENAI_BASE_URL`, `OPENAI_API_KEY`; Azure by the `llm.azure_*` settings).
 """
@@ -15,13 +18,25 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
+
+from core.errors import ConfigError
+from core.settings_check import SettingsCheck, schema
 
 CONFIG_FILE = "teichaku.toml"
 HEARTBEAT_SECONDS = 30
@@ -421,9 +436,17 @@ def _restore_settings(values: dict[str, Any]) -> Settings:
 
 
 def load_settings(workspace: Path | str, **overrides: Any) -> Settings:
-    """Settings for one workspace: its teichaku.toml under the environment, overrides on top."""
+    """Settings for one workspace: its teichaku.toml under the environment, overrides on top.
+
+    Raises ConfigError, in Japanese, for an unknown section, key or TEICHAKU_* variable (they
+    would be ignored, and a misspelt safeguard silently off) and for a value of the wrong type."""
     ws = Path(workspace).expanduser().resolve()
     toml_path = ws / CONFIG_FILE
+    check = SettingsCheck(schema(Settings), toml_path, os.environ)
+    check.check_toml(check.read_toml())
+    check.check_environment()
+    if problems := check.message():
+        raise ConfigError(problems)
 
     class _WorkspaceSettings(Settings):
         @classmethod
@@ -438,7 +461,13 @@ def load_settings(workspace: Path | str, **overrides: Any) -> Settings:
             toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path, deep_merge=True)
             return (init_settings, env_settings, toml)
 
-    return _WorkspaceSettings(workspace=ws, **overrides)
+    try:
+        return _WorkspaceSettings(workspace=ws, **overrides)
+    except ValidationError as e:
+        check.explain(e)
+        raise ConfigError(check.message() or "設定に誤りがあります。") from None
+    except SettingsError as e:  # a JSON value check_environment did not foresee
+        raise ConfigError(f"TEICHAKU_* 環境変数の値を読めません（{e.__cause__ or e}）。") from None
 
 
 def apply_prefect_defaults(settings: Settings) -> None:
@@ -500,8 +529,6 @@ def sqlite_path(settings: Settings) -> Path | None:
 
 def check_store_location(settings: Settings, mounts: Path = Path("/proc/mounts")) -> None:
     """Refuse a SQLite store on a network filesystem: its locks do not hold there and it corrupts."""
-    from core.errors import ConfigError
-
     db = sqlite_path(settings)
     if db is None:
         return

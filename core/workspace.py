@@ -35,6 +35,7 @@ CONFIG_TEMPLATE = """\
 # teichaku の設定ファイル / teichaku workspace settings.
 # Every value can be overridden by an environment variable TEICHAKU_<SECTION>__<KEY>,
 # e.g. TEICHAKU_LLM__CONCURRENCY=8. The database URL is TEICHAKU_DATABASE_URL.
+# 名前の誤り（[gaurd] など）や型の誤りは無視されず、どのコマンドも何行目かを示して止まります。
 
 # 保存先（既定はワークスペース内の SQLite）。複数台で動かすときは PostgreSQL を指定:
 # database_url = "postgresql+psycopg://teichaku@db.example.local/teichaku"

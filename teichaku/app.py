@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from core.errors import ConfigError
 
@@ -53,7 +54,12 @@ def settings_for(workspace: Path, *, must_exist: bool = True) -> Settings:
         )
     try:
         return load_settings(workspace)
-    except Exception as e:  # pydantic ValidationError, TOML errors: show them, no traceback
+    except ConfigError as e:  # unknown names, wrong types, unreadable TOML: Japanese, per line
+        # escape: the message quotes [sections], which rich would take for markup and drop;
+        # soft_wrap: one line per mistake at any terminal width, so it can be grepped.
+        err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except Exception as e:  # anything unforeseen still exits 2 without a traceback
         fail(f"bad configuration in {workspace / CONFIG_FILE} or TEICHAKU_* variables:\n{e}")
 
 

@@ -7,6 +7,8 @@ import importlib
 import pkgutil
 import sys
 
+from rich.markup import escape
+
 from core.errors import ConfigError
 from teichaku import commands
 from teichaku.app import app, err
@@ -27,7 +29,8 @@ def main() -> None:
     try:
         app()
     except ConfigError as e:
-        err.print(f"[bold red]error:[/] {e}")
+        # escape: messages quote [sections] and [会社1], which rich would take for markup.
+        err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
