@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import ConfigError
-from teichaku.app import WorkspaceOpt, app, console, err, fail, settings_for
-from teichaku.commands.kpi import WeekOpt, build_report
+from teichaku.app import WorkspaceOpt, app, console, err, fail, settings_for, specs_for
+from teichaku.commands.kpi import WeekOpt, resolve_week
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kpi.digest import DigestMail
+    from kpi.metrics import KpiReport
 
 
 @app.command()
@@ -32,35 +38,40 @@ def digest(
     """The weekly digest: headline, departments, trend, success cases, roll-out ideas, ranking."""
     if not (out or send or resend):
         fail("--out FILE.html（プレビュー）か --send（送信）を指定してください。")
-    from kpi.digest import build_digest, recipients_for
+    # The digest job (pandas, SQLAlchemy, the mailer): only for this command.
+    from flows.digest import DigestSteps, weekly_digest
+    from kpi.mailer import DigestSendError
 
     settings = settings_for(workspace.expanduser().resolve())
-    report = build_report(settings, week)
-    mail = build_digest(report, settings.digest.catalog_url)
-    if out:
-        out = out.expanduser()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(mail.html, encoding="utf-8")
-        console.print(f"プレビューを書き出しました: {out}")
-    if not (send or resend):
-        return
-    from core.store import Store
-    from kpi.mailer import DigestSendError, send_digest
-
-    store = Store(settings.database_url or "")
+    week = resolve_week(settings, week)
+    # The preview is this runner's way of publishing: written before any send, as in Prefect.
+    steps = DigestSteps(publish=_preview_writer(out)) if out else DigestSteps()
     try:
-        outcome = send_digest(
-            store, settings.smtp, mail, recipients_for(settings.digest, report), resend=resend
-        )
+        outcome = weekly_digest(
+            settings, specs_for(settings.workspace), week, send=send or resend, resend=resend,
+            steps=steps,
+        )  # fmt: skip
     except (ConfigError, DigestSendError) as e:
         fail(str(e), code=3)
-        raise
-    finally:
-        store.dispose()
-    if outcome.status in ("sent", "already_sent"):
-        console.print(outcome.message_ja)
-        for rcpt, why in outcome.refused.items():
+    sent = outcome.sent
+    if sent is None:
+        return
+    if sent.status in ("sent", "already_sent"):
+        console.print(sent.message_ja)
+        for rcpt, why in sent.refused.items():
             err.print(f"[yellow]宛先を拒否されました:[/] {rcpt} ({why})")
         return
-    err.print(f"[bold yellow]{outcome.message_ja}[/]")
+    err.print(f"[bold yellow]{sent.message_ja}[/]")
     raise typer.Exit(4)
+
+
+def _preview_writer(out: Path) -> Callable[[KpiReport, DigestMail], None]:
+    """A publish step that writes the HTML mail to `out` for a preview."""
+    path = out.expanduser()
+
+    def write(report: KpiReport, mail: DigestMail) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(mail.html, encoding="utf-8")
+        console.print(f"プレビューを書き出しました: {path}")
+
+    return write

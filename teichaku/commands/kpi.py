@@ -20,24 +20,16 @@ WeekOpt = Annotated[
 ]
 
 
-def build_report(settings: Settings, week: str | None) -> KpiReport:
-    """The KPI report for one week from the workspace's store and specs (shared with `digest`)."""
-    from core.store import Store
-    from kpi.metrics import KpiOptions, compute_report, current_week, parse_week, spec_infos
+def resolve_week(settings: Settings, week: str | None) -> str:
+    """The week asked for (default: the current one), or exit 2 naming what is wrong with it."""
+    from kpi.metrics import current_week, parse_week  # pandas: only commands that report
 
     week = week or current_week(settings.digest.timezone)
     try:
         parse_week(week)
     except ValueError as e:
         fail(str(e))
-    specs = spec_infos(specs_for(settings.workspace))
-    store = Store(settings.database_url or "")
-    try:
-        return compute_report(
-            store, week=week, options=KpiOptions.from_settings(settings), specs=specs
-        )
-    finally:
-        store.dispose()
+    return week
 
 
 @app.command()
@@ -52,8 +44,11 @@ def kpi(
     """Time saved (estimated and confirmed), adoption, active people and cost per department, spec and spec version."""
     if as_json and as_csv:
         fail("--json と --csv は同時に指定できません。")
+    from flows.digest import week_report  # pandas + SQLAlchemy: only commands that report
+
     settings = settings_for(workspace.expanduser().resolve())
-    report = build_report(settings, week)
+    week = resolve_week(settings, week)
+    report = week_report(settings, specs_for(settings.workspace), week)
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return

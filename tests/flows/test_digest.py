@@ -11,7 +11,7 @@ from core.settings import load_settings
 from core.specs import load_specs
 from core.store import Store, worker_identity
 from core.workspace import init_workspace
-from flows.digest import DIGEST_ARTIFACT_KEY, KPI_ARTIFACT_KEY, digest_flow
+from flows.digest_flow import DIGEST_ARTIFACT_KEY, KPI_ARTIFACT_KEY, digest_flow
 from kpi.metrics import current_week
 from tests.support.smtp_server import SmtpSink
 
