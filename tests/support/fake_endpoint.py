@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -48,6 +48,9 @@ _DOC_RE = re.compile(re.escape(DOC_OPEN) + r"[^\n]*\n(.*?)\n?" + re.escape(DOC_C
 _SCHEMA_START_RE = re.compile(r'\{\s*"type"\s*:\s*"object"')
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[。！？!?])|\n+")
 _FAULT_KINDS = {"ok", "429", "500", "hang", "length", "content_filter", "garbage", "quota"}
+
+# (status, extra headers, JSON body); a body of None drops the connection without an answer.
+Response = tuple[int, dict[str, str], dict[str, Any] | None]
 
 
 def estimate_tokens(text: str) -> int:
@@ -235,7 +238,7 @@ class FakeEndpoint:
         self._count = 0
         self._in_flight = 0
         self._peak_in_flight = 0
-        self._processing = 0
+        self._processing_count = 0
         self._peak_processing = 0
         self._first_call: float | None = None
         self._last_call: float | None = None
@@ -282,126 +285,114 @@ class FakeEndpoint:
                 return True
         return False
 
-    def handle_chat(
-        self, body: dict[str, Any]
-    ) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+    def handle_chat(self, body: dict[str, Any]) -> Response:
         """Returns (status, extra headers, JSON body); body None means drop the connection."""
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return 400, {}, _error("'messages' must be a non-empty array", "messages", None)
+        refused = self._refuse_request(body)
+        if refused is not None:
+            return refused
+        prompt_tokens = prompt_tokens_of(messages)
+        max_out = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        if self.context_tokens is not None and prompt_tokens + max_out > self.context_tokens:
+            return 400, {}, self._context_error(prompt_tokens, max_out)
+        if not self._acquire_capacity():
+            return self._over_capacity()
+        with self._processing():
+            fault = self._next_fault()
+            failed = self._fault_response(fault)
+            if failed is not None:
+                return failed
+            if self.latency > 0 and self._closing.wait(self.latency):
+                return 503, {}, None
+            return 200, {}, self._completion(body, messages, prompt_tokens, max_out, fault)
+
+    def _refuse_request(self, body: dict[str, Any]) -> Response | None:
+        """What the endpoint refuses before any work: no quota, an unsupported response_format."""
         if self.insufficient_quota:
             return (
                 429,
                 {},
-                _error(
-                    "You exceeded your current quota, please check your plan and billing details.",
-                    None,
-                    "insufficient_quota",
-                    type_="insufficient_quota",
+                _quota_error(
+                    "You exceeded your current quota, please check your plan and billing details."
                 ),
             )
         rf = body.get("response_format") or {}
         rf_type = rf.get("type") if isinstance(rf, dict) else None
-        if rf_type == "json_schema" and not self.supports_json_schema:
+        if (rf_type == "json_schema" and not self.supports_json_schema) or (
+            rf_type == "json_object" and not self.supports_json_object
+        ):
             return (
                 400,
                 {},
                 _error(
-                    "Invalid parameter: 'response_format' of type 'json_schema' is not supported "
+                    f"Invalid parameter: 'response_format' of type '{rf_type}' is not supported "
                     "with this model.",
                     "response_format",
                     None,
                 ),
             )
-        if rf_type == "json_object" and not self.supports_json_object:
-            return (
-                400,
-                {},
-                _error(
-                    "Invalid parameter: 'response_format' of type 'json_object' is not supported "
-                    "with this model.",
-                    "response_format",
-                    None,
-                ),
-            )
-        prompt_tokens = prompt_tokens_of(messages)
-        max_out = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-        if self.context_tokens is not None and prompt_tokens + max_out > self.context_tokens:
-            return (
-                400,
-                {},
-                _error(
-                    f"This model's maximum context length is {self.context_tokens} tokens. "
-                    f"However, you requested {prompt_tokens + max_out} tokens "
-                    f"({prompt_tokens} in the messages, {max_out} in the completion). "
-                    "Please reduce the length of the messages or completion.",
-                    "messages",
-                    "context_length_exceeded",
-                ),
-            )
+        return None
 
-        if not self._acquire_capacity():
-            if self._closing.is_set():
-                return 503, {}, None
+    def _context_error(self, prompt_tokens: int, max_out: int) -> dict[str, Any]:
+        return _error(
+            f"This model's maximum context length is {self.context_tokens} tokens. "
+            f"However, you requested {prompt_tokens + max_out} tokens "
+            f"({prompt_tokens} in the messages, {max_out} in the completion). "
+            "Please reduce the length of the messages or completion.",
+            "messages",
+            "context_length_exceeded",
+        )
+
+    def _over_capacity(self) -> Response:
+        if self._closing.is_set():
+            return 503, {}, None
+        return (
+            429,
+            self._retry_headers(),
+            _rate_limit_error("Rate limit reached: too many requests in flight."),
+        )
+
+    @contextlib.contextmanager
+    def _processing(self) -> Iterator[None]:
+        """Counts the request as being processed; gives its capacity back when it is done."""
+        with self._lock:
+            self._processing_count += 1
+            self._peak_processing = max(self._peak_processing, self._processing_count)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._processing_count -= 1
+            if self._capacity is not None:
+                self._capacity.release()
+
+    def _fault_response(self, fault: str) -> Response | None:
+        """The answer a scripted or rolled fault gives; None for the faults in the content."""
+        if fault == "quota":
+            return 429, {}, _quota_error("You exceeded your current quota.")
+        if fault == "429":
             return (
                 429,
                 self._retry_headers(),
+                _rate_limit_error("Rate limit reached. Please try again later."),
+            )
+        if fault == "500":
+            return (
+                500,
+                {},
                 _error(
-                    "Rate limit reached: too many requests in flight.",
+                    "The server had an error while processing your request.",
                     None,
-                    "rate_limit_exceeded",
-                    type_="requests",
+                    None,
+                    type_="server_error",
                 ),
             )
-        with self._lock:
-            self._processing += 1
-            self._peak_processing = max(self._peak_processing, self._processing)
-        try:
-            fault = self._next_fault()
-            if fault == "quota":
-                return (
-                    429,
-                    {},
-                    _error(
-                        "You exceeded your current quota.",
-                        None,
-                        "insufficient_quota",
-                        type_="insufficient_quota",
-                    ),
-                )
-            if fault == "429":
-                return (
-                    429,
-                    self._retry_headers(),
-                    _error(
-                        "Rate limit reached. Please try again later.",
-                        None,
-                        "rate_limit_exceeded",
-                        type_="requests",
-                    ),
-                )
-            if fault == "500":
-                return (
-                    500,
-                    {},
-                    _error(
-                        "The server had an error while processing your request.",
-                        None,
-                        None,
-                        type_="server_error",
-                    ),
-                )
-            if fault == "hang":
-                self._closing.wait(self.hang_seconds)
-                return 503, {}, None
-            if self.latency > 0 and self._closing.wait(self.latency):
-                return 503, {}, None
-            return 200, {}, self._completion(body, messages, prompt_tokens, max_out, fault)
-        finally:
-            with self._lock:
-                self._processing -= 1
-            if self._capacity is not None:
-                self._capacity.release()
+        if fault == "hang":
+            self._closing.wait(self.hang_seconds)
+            return 503, {}, None
+        return None
 
     def _retry_headers(self) -> dict[str, str]:
         return {
@@ -460,6 +451,14 @@ def _error(
     message: str, param: str | None, code: str | None, *, type_: str = "invalid_request_error"
 ) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _quota_error(message: str) -> dict[str, Any]:
+    return _error(message, None, "insufficient_quota", type_="insufficient_quota")
+
+
+def _rate_limit_error(message: str) -> dict[str, Any]:
+    return _error(message, None, "rate_limit_exceeded", type_="requests")
 
 
 def _requested_schema(
