@@ -206,6 +206,36 @@ def test_build_engine_openai(monkeypatch, tmp_path):
         assert isinstance(build_engine(engine.settings), OpenAIEngine)
 
 
+def test_build_engine_by_name(monkeypatch, tmp_path):
+    """The one factory: a name overrides the workspace's engine; an unknown name is refused."""
+    with FakeEndpoint() as ep:
+        settings = make_engine(monkeypatch, tmp_path, ep).settings
+        offline = build_engine(settings, "offline")
+        assert (offline.name, offline.model) == ("offline", "extractive-ja-v1")
+        result = offline.generate(make_spec(), SHORT_DOC, file_name="商談メモ.txt")
+        assert result.engine == "offline" and result.calls == []
+        assert build_engine(settings, "openai").name == "openai"
+        with pytest.raises(ConfigError, match="unknown engine 'claude'"):
+            build_engine(settings, "claude")
+    assert ep.requests == []  # building an engine sends nothing
+
+
+def test_offline_engine_does_not_import_openai():
+    """The offline path (demo, the guard's local route, the catalogue) never loads the client."""
+    code = (
+        "import sys\n"
+        "from core.settings import Settings\n"
+        "from tasks.generate import build_engine\n"
+        "build_engine(Settings(llm={'engine': 'offline'}))\n"
+        "print('openai' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
 # -- the happy path and structured output -------------------------------------------------------
 
 
