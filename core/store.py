@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest Alembic revision. Checked with one SELECT so commands that only read the store do
 # not pay for importing Alembic; tests/core/test_store.py keeps it equal to the scripts' head.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 
 def utcnow() -> datetime:
@@ -144,6 +144,48 @@ class Feedback(Base):
     source: Mapped[str] = mapped_column(String(20))  # folder | cli
     path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Why a draft was not used: the 不採用/<reason>/ folder it was put in, or `--reason`.
+    reason: Mapped[str | None] = mapped_column(String(200))
+    # Adopted: the share of the draft's characters that survive in the version used (0..1), and
+    # the size of the edit (characters removed plus added), from tasks.feedback.compare.
+    retention: Mapped[float | None] = mapped_column(Float)
+    edit_chars: Mapped[int | None] = mapped_column(Integer)
+    # "<path>\0<mtime_ns>" of the version compared: a rescan of the same file compares nothing.
+    compared: Mapped[str | None] = mapped_column(Text)
+    matched_by: Mapped[str | None] = mapped_column(String(20))  # name | content
+
+
+class DraftText(Base):
+    """The text of a draft as teichaku wrote it. Kept here, never read back from the share (where
+    people edit the draft), so the version they adopt can be compared with what we wrote."""
+
+    __tablename__ = "draft_texts"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Notification(Base):
+    """One webhook event (a draft made, a file quarantined, a digest headline). The row is the
+    exactly-once record: unique per event, `sending` before the POST, `sent` after a 2xx."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_key", name="uq_notifications_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(200))  # drafted:<doc id>, digest:<week> ...
+    kind: Mapped[str] = mapped_column(String(40))  # drafted | quarantined | digest
+    department: Mapped[str | None] = mapped_column(String(100))
+    # pending -> sending -> sent | pending (nothing accepted: retried) | uncertain (timed out
+    # after the request went out: may have arrived, not resent) | failed (gave up)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # never the URL
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -534,10 +576,11 @@ class Store:
         baseline_minutes: float | None = None,
         owner: str | None = None,
         path: str | None = None,
+        reason: str | None = None,
     ) -> bool:
-        """Insert or update the verdict for a document. Returns False when verdict and minutes are
-        unchanged, so a rescan of the same folders is a no-op. Minutes given earlier survive a
-        folder rescan that repeats the same verdict without minutes."""
+        """Insert or update the verdict for a document. Returns False when verdict, minutes and
+        reason are unchanged, so a rescan of the same folders is a no-op. Minutes and a reason given
+        earlier survive a rescan that repeats the same verdict without them."""
         now = utcnow()
         for _ in range(2):  # a concurrent insert of the same document: retry as an update
             try:
@@ -555,6 +598,7 @@ class Store:
                                 owner=owner,
                                 source=source,
                                 path=path,
+                                reason=reason,
                                 created_at=now,
                                 updated_at=now,
                             )
@@ -566,9 +610,14 @@ class Store:
                         if minutes_spent is not None
                         else (row.minutes_spent if same_verdict else None)
                     )
-                    if same_verdict and new_minutes == row.minutes_spent:
+                    new_reason = reason or (row.reason if same_verdict else None)
+                    unchanged = (new_minutes, new_reason) == (row.minutes_spent, row.reason)
+                    if same_verdict and unchanged:
                         return False
                     row.verdict, row.minutes_spent, row.source = verdict, new_minutes, source
+                    row.reason = new_reason
+                    if verdict != "adopted":  # nothing was kept of a rejected draft
+                        row.retention = row.edit_chars = row.compared = row.matched_by = None
                     row.baseline_minutes = (
                         baseline_minutes if baseline_minutes is not None else row.baseline_minutes
                     )
@@ -583,6 +632,111 @@ class Store:
     def feedback(self) -> list[Feedback]:
         with self.session() as s:
             return list(s.scalars(select(Feedback).order_by(Feedback.id)))
+
+    def record_retention(
+        self,
+        document_id: int,
+        *,
+        retention: float,
+        edit_chars: int,
+        compared: str,
+        matched_by: Literal["name", "content"],
+    ) -> None:
+        """How much of an adopted draft survived into the version compared (`compared` names it)."""
+        with self.session() as s:
+            s.execute(
+                update(Feedback)
+                .where(Feedback.document_id == document_id)
+                .values(
+                    retention=retention,
+                    edit_chars=edit_chars,
+                    compared=compared,
+                    matched_by=matched_by,
+                )
+            )
+
+    # -- draft texts ----------------------------------------------------------------------
+    def keep_draft_text(self, document_id: int, text_: str) -> None:
+        """The draft's text as written (a retry of the same document replaces it)."""
+        with self.session() as s:
+            row = s.get(DraftText, document_id)
+            if row is None:
+                s.add(DraftText(document_id=document_id, text=text_, created_at=utcnow()))
+            else:
+                row.text, row.created_at = text_, utcnow()
+
+    def draft_texts(self, document_ids: list[int] | None = None) -> dict[int, str]:
+        """Draft texts by document id (all of them when `document_ids` is None)."""
+        with self.session() as s:
+            q = select(DraftText.document_id, DraftText.text)
+            if document_ids is not None:
+                q = q.where(DraftText.document_id.in_(document_ids))
+            return {r[0]: r[1] for r in s.execute(q)}
+
+    # -- notifications --------------------------------------------------------------------
+    def add_notification(
+        self, event_key: str, *, kind: str, department: str | None, payload: dict[str, Any]
+    ) -> bool:
+        """Record an event to send, once: False when this event was recorded before."""
+        now = utcnow()
+        try:
+            with self.session() as s:
+                s.add(
+                    Notification(
+                        event_key=event_key,
+                        kind=kind,
+                        department=department,
+                        status="pending",
+                        payload=payload,
+                        attempts=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    def pending_notifications(self, limit: int = 100) -> list[Notification]:
+        with self.session() as s:
+            q = select(Notification).where(Notification.status == "pending")
+            return list(s.scalars(q.order_by(Notification.id).limit(limit)))
+
+    def begin_notification(self, notification_id: int) -> bool:
+        """Claim a pending event for sending; of senders racing for it, one gets True."""
+        with self.session() as s:
+            res = s.execute(
+                update(Notification)
+                .where(Notification.id == notification_id, Notification.status == "pending")
+                .values(status="sending", updated_at=utcnow())
+            )
+            return res.rowcount == 1
+
+    def finish_notification(
+        self,
+        notification_id: int,
+        status: Literal["sent", "pending", "uncertain", "failed"],
+        *,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        now = utcnow()
+        with self.session() as s:
+            s.execute(
+                update(Notification)
+                .where(Notification.id == notification_id)
+                .values(
+                    status=status,
+                    attempts=Notification.attempts + attempts,
+                    error=error,
+                    updated_at=now,
+                    sent_at=now if status == "sent" else None,
+                )
+            )
+
+    def notifications(self) -> list[Notification]:
+        with self.session() as s:
+            return list(s.scalars(select(Notification).order_by(Notification.id)))
 
     # -- weekly digest --------------------------------------------------------------------
     def begin_digest_send(
