@@ -89,12 +89,9 @@ def outcome_counts(ws: Path) -> dict[str, int]:
 
     settings = load_settings(ws)
     counts: dict[str, int] = {}
-    store = Store(settings.database_url or "")
-    try:
+    with Store.open(settings) as store:
         for d in store.documents():
             counts[d.status] = counts.get(d.status, 0) + 1
-    finally:
-        store.dispose()
     counts["draft_files"] = sum(1 for _ in ws.rglob("*.draft.md"))
     counts["left_in_inbox"] = sum(1 for p in ws.glob("*/*/受付/**/*") if p.is_file())
     return counts

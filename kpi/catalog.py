@@ -95,44 +95,34 @@ def load_kpis(settings: Settings) -> tuple[dict[str, SpecKpi], str | None]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from core.store import Store
+    from kpi.metrics import counted_documents, tally
 
-    note = "実績データを読めなかったため、実績は 0 と表示しています。"
     try:
-        store = Store(settings.database_url or "")
+        with Store.open(settings) as store:
+            counted = counted_documents(store)
     except SQLAlchemyError as e:
         log.warning("catalog: store not readable: %s", e)
-        return {}, note
-    try:
-        # One pass over the rows with the counting rule of kpi.metrics.totals (a test keeps them
-        # equal): importing pandas for it would cost this command half of its 1.5 s budget.
-        verdicts = {f.document_id: f.verdict for f in store.feedback()}
-        out: dict[str, SpecKpi] = {}
-        versions: dict[tuple[str, int], VersionKpi] = {}
-        for d in store.documents():
-            k = out.setdefault(d.spec_id, SpecKpi())
-            # Adoption per spec version, so the DX office sees whether v3 is used more than v2.
-            v = versions.setdefault((d.spec_id, d.spec_version), VersionKpi(d.spec_version))
-            k.documents += 1
-            v.documents += 1
-            k.quarantined += d.status == "quarantined"
-            if d.status != "drafted":
-                continue
-            verdict = verdicts.get(d.id)
-            k.drafted += 1
-            k.minutes_saved_est += d.minutes_saved_est
-            k.adopted += verdict == "adopted"
-            k.rejected += verdict == "rejected"
-            v.drafted += 1
-            v.adopted += verdict == "adopted"
-            v.rejected += verdict == "rejected"
-        for (spec_id, _), v in sorted(versions.items()):
-            out[spec_id].versions.append(v)
-        return out, None
-    except SQLAlchemyError as e:
-        log.warning("catalog: store not readable: %s", e)
-        return {}, note
-    finally:
-        store.dispose()
+        return {}, "実績データを読めなかったため、実績は 0 と表示しています。"
+    # Counted by kpi.metrics' rule (the one `teichaku kpi` uses) without its pandas frame: importing
+    # pandas would add ~0.3 s to this command (measured). Per version too, so the DX office sees
+    # whether v3 is used more than v2.
+    out = {
+        spec_id: SpecKpi(
+            documents=t.documents,
+            drafted=t.drafted,
+            quarantined=t.quarantined,
+            minutes_saved_est=t.minutes_est,
+            adopted=t.adopted,
+            rejected=t.rejected,
+        )
+        for spec_id, t in tally(counted, lambda d: d.spec_id).items()
+    }
+    by_version = tally(counted, lambda d: (d.spec_id, d.spec_version))
+    for (spec_id, version), t in sorted(by_version.items()):
+        out[spec_id].versions.append(
+            VersionKpi(version, t.documents, t.drafted, t.adopted, t.rejected)
+        )
+    return out, None
 
 
 def _sections(loaded: LoadedSpec, output: dict[str, Any]) -> list[dict[str, Any]]:

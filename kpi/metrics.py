@@ -1,18 +1,30 @@
-"""KPI tables computed with pandas from the store: totals, and the weekly report behind
-`teichaku kpi` and the digest e-mail."""
+"""KPIs from the store: the counting rule, all-time totals, and the weekly report behind
+`teichaku kpi` and the digest e-mail (computed with pandas), one builder per report section.
+
+The counting rule (what one document adds to every figure) is `count_document`, plain Python
+over store rows; the pandas frame and the catalogue (`kpi.catalog.load_kpis`, which must not pay
+for pandas) both count with it.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from pydantic import BaseModel, Field
 
-from core.store import Store
+from core.store import Document, Feedback, Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+K = TypeVar("K", bound=Hashable)
 
 TOTAL_COLUMNS = [
     "department",
@@ -29,8 +41,103 @@ TOTAL_COLUMNS = [
 ]
 
 
+# --- the counting rule -------------------------------------------------------------------
+#
+# Time-saved model: a draft's *estimated* saving is its spec's baseline minus review minutes,
+# recorded when it was made. Feedback *confirms* it: adopted -> baseline minus the minutes the
+# person said they actually spent (or the estimate when they gave none), rejected -> zero.
+# A verdict counts only on a document that was drafted.
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What one document adds to every KPI."""
+
+    status: str
+    minutes_est: float  # the estimate of a drafted document; 0 for anything else
+    verdict: str | None  # adopted | rejected, on a drafted document only
+    minutes_confirmed: float
+
+    @property
+    def drafted(self) -> bool:
+        return self.status == "drafted"
+
+    @property
+    def quarantined(self) -> bool:
+        return self.status == "quarantined"
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    @property
+    def adopted(self) -> bool:
+        return self.verdict == "adopted"
+
+    @property
+    def rejected(self) -> bool:
+        return self.verdict == "rejected"
+
+
+def count_document(doc: Document, feedback: Feedback | None) -> Counted:
+    """The counting rule: what `doc` (with its verdict, if any) adds to the figures."""
+    drafted = doc.status == "drafted"
+    est = doc.minutes_saved_est if drafted else 0.0
+    verdict = feedback.verdict if feedback is not None and drafted else None
+    confirmed = 0.0
+    if verdict == "adopted":
+        spent = feedback.minutes_spent if feedback else None
+        baseline = feedback.baseline_minutes if feedback else None
+        confirmed = (
+            max(baseline - spent, 0.0) if spent is not None and baseline is not None else est
+        )
+    return Counted(doc.status, est, verdict, float(confirmed))
+
+
+def counted_documents(store: Store) -> list[tuple[Document, Feedback | None, Counted]]:
+    """Every stored document with its verdict and what it counts for, in id order."""
+    feedback = {f.document_id: f for f in store.feedback()}
+    out = []
+    for d in store.documents():
+        f = feedback.get(d.id)
+        out.append((d, f, count_document(d, f)))
+    return out
+
+
+@dataclass
+class Tally:
+    """Counted documents summed up (the catalogue's figures per spec and per spec version)."""
+
+    documents: int = 0
+    drafted: int = 0
+    quarantined: int = 0
+    adopted: int = 0
+    rejected: int = 0
+    minutes_est: float = 0.0
+
+    def add(self, c: Counted) -> None:
+        self.documents += 1
+        self.drafted += c.drafted
+        self.quarantined += c.quarantined
+        self.adopted += c.adopted
+        self.rejected += c.rejected
+        self.minutes_est += c.minutes_est
+
+
+def tally(
+    counted: Iterable[tuple[Document, Feedback | None, Counted]], key: Callable[[Document], K]
+) -> dict[K, Tally]:
+    """Counted documents summed per `key(document)`."""
+    out: dict[K, Tally] = {}
+    for d, _, c in counted:
+        out.setdefault(key(d), Tally()).add(c)
+    return out
+
+
 def summarise_totals(frame: pd.DataFrame) -> pd.DataFrame:
     """All-time totals by department and spec from `kpi_frame`: outcomes, minutes, model usage."""
+    import pandas as pd  # ~0.3 s to import; the catalogue uses the counting rule above without it
+
     if frame.empty:
         return pd.DataFrame(columns=TOTAL_COLUMNS)
     status = frame["status"]
@@ -53,9 +160,6 @@ def totals(store: Store) -> pd.DataFrame:
 
 # --- weekly KPIs --------------------------------------------------------------------------
 #
-# Time-saved model: a draft's *estimated* saving is its spec's baseline minus review minutes,
-# recorded when it was made. Feedback *confirms* it: adopted -> baseline minus the minutes the
-# person said they actually spent (or the estimate when they gave none), rejected -> zero.
 # Everything is counted in the week (and month) the document arrived, in the digest's time
 # zone, so late feedback updates that week's figures instead of inflating the current one.
 
@@ -265,61 +369,63 @@ class KpiReport(BaseModel):
 
 
 _FRAME_COLUMNS = [
-    "id", "department", "spec_id", "spec_version", "status", "owner", "created_at", "minutes_est", "draft_md",
-    "draft_name", "verdict", "minutes_spent", "baseline_minutes", "feedback_path", "tokens", "cost",
-    "duplicates", "calls", "prompt_tokens", "completion_tokens",
+    "id", "department", "spec_id", "spec_version", "status", "owner", "created_at", "minutes_est",
+    "minutes_confirmed", "draft_md", "draft_name", "verdict", "minutes_spent", "feedback_path",
+    "tokens", "cost", "duplicates", "calls", "prompt_tokens", "completion_tokens",
 ]  # fmt: skip
+
+
+def _usage(store: Store, options: KpiOptions) -> dict[int, dict[str, float]]:
+    """Per document: model calls, prompt and completion tokens, all tokens, estimated cost."""
+    out: dict[int, dict[str, float]] = {}
+    for c in store.model_calls():
+        u = out.setdefault(
+            c.document_id,
+            {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "tokens": 0, "cost": 0.0},
+        )
+        n = c.prompt_tokens + c.completion_tokens
+        u["calls"] += 1
+        u["prompt_tokens"] += c.prompt_tokens
+        u["completion_tokens"] += c.completion_tokens
+        u["tokens"] += n
+        # The offline engine runs on this machine: its "tokens" cost nothing.
+        price = 0.0 if c.engine == "offline" else options.cost_per_1k_tokens
+        u["cost"] += n / 1000 * price
+    return out
+
+
+_NO_USAGE = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "tokens": 0, "cost": 0.0}
+
+
+def _frame_row(
+    d: Document, f: Feedback | None, c: Counted, usage: dict[str, float]
+) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "department": d.department,
+        "spec_id": d.spec_id,
+        "spec_version": d.spec_version,
+        "status": d.status,
+        "owner": d.owner,
+        "created_at": d.created_at,
+        "minutes_est": c.minutes_est,
+        "minutes_confirmed": c.minutes_confirmed,
+        "draft_md": d.draft_md,
+        "draft_name": Path(d.draft_docx or d.draft_md or d.name).name,
+        "verdict": c.verdict,
+        "minutes_spent": f.minutes_spent if f else None,
+        "feedback_path": f.path if f else None,
+        "duplicates": d.duplicates,
+        **{k: int(v) if k != "cost" else v for k, v in usage.items()},
+    }
 
 
 def kpi_frame(store: Store, options: KpiOptions) -> pd.DataFrame:
     """One row per document with its feedback, tokens and cost, and its local date, week and month."""
-    feedback = {f.document_id: f for f in store.feedback()}
-    tokens: dict[int, int] = {}
-    cost: dict[int, float] = {}
-    usage: dict[int, tuple[int, int, int]] = {}  # calls, prompt tokens, completion tokens
-    for c in store.model_calls():
-        n = c.prompt_tokens + c.completion_tokens
-        tokens[c.document_id] = tokens.get(c.document_id, 0) + n
-        calls, prompt, completion = usage.get(c.document_id, (0, 0, 0))
-        usage[c.document_id] = (
-            calls + 1,
-            prompt + c.prompt_tokens,
-            completion + c.completion_tokens,
-        )
-        # The offline engine runs on this machine: its "tokens" cost nothing.
-        price = 0.0 if c.engine == "offline" else options.cost_per_1k_tokens
-        cost[c.document_id] = cost.get(c.document_id, 0.0) + n / 1000 * price
-    rows = []
-    for d in store.documents():
-        f = feedback.get(d.id)
-        rows.append(
-            {
-                "id": d.id,
-                "department": d.department,
-                "spec_id": d.spec_id,
-                "spec_version": d.spec_version,
-                "status": d.status,
-                "owner": d.owner,
-                "created_at": d.created_at,
-                "minutes_est": d.minutes_saved_est if d.status == "drafted" else 0.0,
-                "draft_md": d.draft_md,
-                "draft_name": Path(d.draft_docx or d.draft_md or d.name).name,
-                "verdict": f.verdict if f and d.status == "drafted" else None,
-                "minutes_spent": f.minutes_spent if f else None,
-                "baseline_minutes": f.baseline_minutes if f else None,
-                "feedback_path": f.path if f else None,
-                "tokens": tokens.get(d.id, 0),
-                "cost": cost.get(d.id, 0.0),
-                "duplicates": d.duplicates,
-                **dict(
-                    zip(
-                        ("calls", "prompt_tokens", "completion_tokens"),
-                        usage.get(d.id, (0, 0, 0)),
-                        strict=True,
-                    )
-                ),
-            }
-        )
+    import pandas as pd  # ~0.3 s to import; the catalogue uses the counting rule above without it
+
+    usage = _usage(store, options)
+    rows = [_frame_row(d, f, c, usage.get(d.id, _NO_USAGE)) for d, f, c in counted_documents(store)]
     df = pd.DataFrame(rows, columns=_FRAME_COLUMNS)
     local = pd.to_datetime(df["created_at"]).dt.tz_localize("UTC").dt.tz_convert(options.timezone)
     df["day"] = [ts.date() for ts in local]
@@ -328,21 +434,7 @@ def kpi_frame(store: Store, options: KpiOptions) -> pd.DataFrame:
     df["drafted"] = df["status"] == "drafted"
     df["adopted"] = df["verdict"] == "adopted"
     df["rejected"] = df["verdict"] == "rejected"
-    df["minutes_confirmed"] = [_confirmed_minutes(r) for r in df.itertuples(index=False)]
     return df
-
-
-def _confirmed_minutes(r: Any) -> float:
-    if r.verdict == "adopted":
-        if (
-            r.minutes_spent is not None
-            and not pd.isna(r.minutes_spent)
-            and r.baseline_minutes is not None
-            and not pd.isna(r.baseline_minutes)
-        ):
-            return max(float(r.baseline_minutes) - float(r.minutes_spent), 0.0)
-        return float(r.minutes_est)
-    return 0.0
 
 
 def _figures(df: pd.DataFrame) -> Figures:
@@ -366,76 +458,152 @@ def _figs(df: pd.DataFrame) -> dict[str, Any]:
     return _figures(df).model_dump()
 
 
+@dataclass(frozen=True)
+class _Week:
+    """What every section of one week's report is built from."""
+
+    week: str
+    start: date
+    end: date
+    month: str  # the ISO convention: a week belongs to its Thursday's month
+    options: KpiOptions
+    df: pd.DataFrame  # every document
+    upto: pd.DataFrame  # documents that arrived by the week's end
+    this_week: pd.DataFrame
+    specs: dict[str, SpecInfo]
+    department_names: dict[str, str]
+    departments: list[str]  # every department known from the specs or the store
+    spec_ids: list[str]
+    spec_department: dict[str, str]
+
+    def name(self, dept: str) -> str:
+        return self.department_names.get(dept, dept)
+
+    def title(self, spec_id: str) -> str:
+        return self.specs[spec_id].title if spec_id in self.specs else spec_id
+
+    def trend_weeks(self) -> list[str]:
+        n = self.options.trend_weeks
+        return [week_label(self.start - timedelta(weeks=i)) for i in reversed(range(n))]
+
+
+def _week(df: pd.DataFrame, week: str, options: KpiOptions, specs: dict[str, SpecInfo]) -> _Week:
+    start = parse_week(week)
+    end = start + timedelta(days=6)
+    thursday = start + timedelta(days=3)
+    names = {s.department: s.department_name for s in specs.values()}
+    spec_department = {sid: s.department for sid, s in specs.items()}
+    for r in df.itertuples(index=False):
+        spec_department.setdefault(r.spec_id, r.department)
+    return _Week(
+        week=week,
+        start=start,
+        end=end,
+        month=f"{thursday.year}-{thursday.month:02d}",
+        options=options,
+        df=df,
+        upto=df[df["day"] <= end] if not df.empty else df,
+        this_week=df[df["week"] == week],
+        specs=specs,
+        department_names=names,
+        departments=sorted(set(names) | set(df["department"])),
+        spec_ids=sorted(set(specs) | set(df["spec_id"])),
+        spec_department=spec_department,
+    )
+
+
 def compute_report(
     store: Store, *, week: str, options: KpiOptions, specs: dict[str, SpecInfo] | None = None
 ) -> KpiReport:
     """Every KPI the digest and `teichaku kpi` show, for one ISO week."""
-    specs = specs or {}
-    start = parse_week(week)
-    end = start + timedelta(days=6)
-    thursday = start + timedelta(
-        days=3
-    )  # the ISO convention: a week belongs to its Thursday's month
-    month = f"{thursday.year}-{thursday.month:02d}"
-    df = kpi_frame(store, options)
-    upto = df[df["day"] <= end] if not df.empty else df
+    w = _week(kpi_frame(store, options), week, options, specs or {})
+    return KpiReport(
+        week=week,
+        week_start=w.start,
+        week_end=w.end,
+        month=w.month,
+        timezone=options.timezone,
+        generated_at=datetime.now(ZoneInfo(options.timezone)).replace(microsecond=0),
+        currency=options.currency,
+        cost_per_1k_tokens=options.cost_per_1k_tokens,
+        rollout_min_adopted=options.rollout_min_adopted,
+        rollout_min_adoption_rate=options.rollout_min_adoption_rate,
+        headline=_figures(w.this_week),
+        departments=_department_rows(w),
+        rows=_spec_rows(w),
+        versions=_version_rows(w),
+        totals=[TotalRow(**r) for r in summarise_totals(w.df).to_dict("records")],
+        trend=_trend(w),
+        ranking=_ranking(w),
+        success_cases=_success_cases(w),
+        suggestions=_suggestions(w),
+        people=_people(w) if options.per_person else None,
+    )
 
-    dept_names = {s.department: s.department_name for s in specs.values()}
-    all_depts = sorted(set(dept_names) | set(df["department"]))
-    all_specs = sorted(set(specs) | set(df["spec_id"]))
-    spec_dept = {sid: s.department for sid, s in specs.items()}
-    for r in df.itertuples(index=False):
-        spec_dept.setdefault(r.spec_id, r.department)
 
-    def name(dept: str) -> str:
-        return dept_names.get(dept, dept)
-
-    def title(spec_id: str) -> str:
-        return specs[spec_id].title if spec_id in specs else spec_id
-
-    this_week = df[df["week"] == week]
+def _spec_rows(w: _Week) -> list[KpiRow]:
+    """One row per spec (every known spec, zeros when unused this week)."""
+    tw = w.this_week
     rows = [
         KpiRow(
-            week=week,
-            department=spec_dept[sid],
-            department_name=name(spec_dept[sid]),
+            week=w.week,
+            department=w.spec_department[sid],
+            department_name=w.name(w.spec_department[sid]),
             spec_id=sid,
-            spec_title=title(sid),
-            **_figs(this_week[this_week["spec_id"] == sid]),
+            spec_title=w.title(sid),
+            **_figs(tw[tw["spec_id"] == sid]),
         )
-        for sid in all_specs
+        for sid in w.spec_ids
     ]
-    rows.sort(key=lambda r: (r.department, r.spec_id))
-    versions = [
+    return sorted(rows, key=lambda r: (r.department, r.spec_id))
+
+
+def _version_rows(w: _Week) -> list[VersionRow]:
+    """The spec rows split by spec version, so v3's adoption can be read next to v2's."""
+    tw = w.this_week
+    rows = [
         VersionRow(
-            week=week,
-            department=spec_dept[sid],
-            department_name=name(spec_dept[sid]),
+            week=w.week,
+            department=w.spec_department[sid],
+            department_name=w.name(w.spec_department[sid]),
             spec_id=sid,
-            spec_title=title(sid),
+            spec_title=w.title(sid),
             spec_version=version,
             **_figs(g),
         )
-        for sid in all_specs
-        for version, g in _by_version(this_week[this_week["spec_id"] == sid])
+        for sid in w.spec_ids
+        for version, g in _by_version(tw[tw["spec_id"] == sid])
     ]
-    versions.sort(key=lambda r: (r.department, r.spec_id, r.spec_version or 0))
-    departments = [
+    return sorted(rows, key=lambda r: (r.department, r.spec_id, r.spec_version or 0))
+
+
+def _department_rows(w: _Week) -> list[DepartmentRow]:
+    tw = w.this_week
+    return [
         DepartmentRow(
-            week=week,
+            week=w.week,
             department=d,
-            department_name=name(d),
-            **_figs(this_week[this_week["department"] == d]),
+            department_name=w.name(d),
+            **_figs(tw[tw["department"] == d]),
         )
-        for d in all_depts
+        for d in w.departments
     ]
-    weeks = [week_label(start - timedelta(weeks=i)) for i in reversed(range(options.trend_weeks))]
-    trend = [
-        TrendPoint(week=w, week_start=parse_week(w), **_figs(df[df["week"] == w])) for w in weeks
+
+
+def _trend(w: _Week) -> list[TrendPoint]:
+    """The last `trend_weeks` weeks, ending with the report's week."""
+    df = w.df
+    return [
+        TrendPoint(week=x, week_start=parse_week(x), **_figs(df[df["week"] == x]))
+        for x in w.trend_weeks()
     ]
-    in_month = upto[upto["month"] == month]
+
+
+def _ranking(w: _Week) -> list[RankingRow]:
+    """月間活用ランキング: departments by use in the week's month up to its end; ties share a rank."""
+    in_month = w.upto[w.upto["month"] == w.month]
     ranked = sorted(
-        ((d, _figures(in_month[in_month["department"] == d])) for d in all_depts),
+        ((d, _figures(in_month[in_month["department"] == d])) for d in w.departments),
         key=lambda t: (
             -t[1].drafts,
             -t[1].adopted,
@@ -453,33 +621,11 @@ def compute_report(
             RankingRow(
                 rank=prev.rank if same and prev else i + 1,
                 department=d,
-                department_name=name(d),
+                department_name=w.name(d),
                 **f.model_dump(),
             )
         )
-    window = upto[upto["week"].isin(weeks)]
-    return KpiReport(
-        week=week,
-        week_start=start,
-        week_end=end,
-        month=month,
-        timezone=options.timezone,
-        generated_at=datetime.now(ZoneInfo(options.timezone)).replace(microsecond=0),
-        currency=options.currency,
-        cost_per_1k_tokens=options.cost_per_1k_tokens,
-        rollout_min_adopted=options.rollout_min_adopted,
-        rollout_min_adoption_rate=options.rollout_min_adoption_rate,
-        headline=_figures(this_week),
-        departments=departments,
-        rows=rows,
-        versions=versions,
-        totals=[TotalRow(**r) for r in summarise_totals(df).to_dict("records")],
-        trend=trend,
-        ranking=ranking,
-        success_cases=_success_cases(window, options, name, title),
-        suggestions=_suggestions(upto, all_depts, options, name, title),
-        people=_people(this_week, week, name) if options.per_person else None,
-    )
+    return ranking
 
 
 def _by_version(spec_week: pd.DataFrame) -> list[tuple[int | None, pd.DataFrame]]:
@@ -490,25 +636,30 @@ def _by_version(spec_week: pd.DataFrame) -> list[tuple[int | None, pd.DataFrame]
     return [(int(v), g) for v, g in spec_week.groupby("spec_version", sort=True)]
 
 
-def _success_cases(
-    window: pd.DataFrame, options: KpiOptions, name: Any, title: Any
-) -> list[SuccessCase]:
+def _missing(x: Any) -> bool:
+    """None, or the NaN pandas puts in a float column for it."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _success_cases(w: _Week) -> list[SuccessCase]:
+    """The largest confirmed savings in the trend window, with an excerpt of the draft."""
+    window = w.upto[w.upto["week"].isin(w.trend_weeks())]
     adopted = window[window["adopted"]].sort_values(
         ["minutes_confirmed", "created_at"], ascending=[False, False]
     )
     out = []
-    for r in adopted.head(options.success_cases).itertuples(index=False):
+    for r in adopted.head(w.options.success_cases).itertuples(index=False):
         out.append(
             SuccessCase(
                 department=r.department,
-                department_name=name(r.department),
+                department_name=w.name(r.department),
                 spec_id=r.spec_id,
-                spec_title=title(r.spec_id),
+                spec_title=w.title(r.spec_id),
                 week=r.week,
                 draft_name=r.draft_name,
                 minutes_saved_confirmed=round(float(r.minutes_confirmed), 1),
-                minutes_spent=None if pd.isna(r.minutes_spent) else float(r.minutes_spent),
-                excerpt=draft_excerpt(_md_candidates(r)) if options.excerpts else None,
+                minutes_spent=None if _missing(r.minutes_spent) else float(r.minutes_spent),
+                excerpt=draft_excerpt(_md_candidates(r)) if w.options.excerpts else None,
             )
         )
     return out
@@ -560,11 +711,10 @@ def draft_excerpt(candidates: list[Path], max_chars: int = 90) -> str | None:
     return None
 
 
-def _suggestions(
-    upto: pd.DataFrame, all_depts: list[str], options: KpiOptions, name: Any, title: Any
-) -> list[RolloutSuggestion]:
+def _suggestions(w: _Week) -> list[RolloutSuggestion]:
     """横展開: a use case (the document part of a spec id, e.g. meeting_minutes) that earned its
     keep in one department and that another department has not tried at all."""
+    upto, options = w.upto, w.options
     if upto.empty:
         return []
     use_case = upto["spec_id"].str.split("/").str[-1]
@@ -580,34 +730,35 @@ def _suggestions(
         ):
             continue
         uc = str(spec_id).split("/")[-1]
-        targets = [d for d in all_depts if d not in tried.get(uc, set())]
+        targets = [d for d in w.departments if d not in tried.get(uc, set())]
         if not targets:
             continue
         out.append(
             RolloutSuggestion(
                 spec_id=str(spec_id),
-                spec_title=title(spec_id),
+                spec_title=w.title(str(spec_id)),
                 use_case=uc,
                 from_department=str(dept),
-                from_department_name=name(dept),
+                from_department_name=w.name(str(dept)),
                 adopted=f.adopted,
                 adoption_rate=f.adoption_rate or 0.0,
                 hours_saved_confirmed=f.hours_saved_confirmed,
                 to_departments=targets,
-                to_department_names=[name(d) for d in targets],
+                to_department_names=[w.name(d) for d in targets],
             )
         )
     out.sort(key=lambda s: (-s.adoption_rate, -s.adopted, s.spec_id))
     return out
 
 
-def _people(this_week: pd.DataFrame, week: str, name: Any) -> list[PersonRow]:
-    known = this_week[this_week["owner"].notna()]
+def _people(w: _Week) -> list[PersonRow]:
+    """Per file owner (only with digest.per_person_metrics)."""
+    known = w.this_week[w.this_week["owner"].notna()]
     return [
         PersonRow(
-            week=week,
+            week=w.week,
             department=str(dept),
-            department_name=name(dept),
+            department_name=w.name(str(dept)),
             owner=str(owner),
             **_figs(g),
         )
@@ -617,6 +768,8 @@ def _people(this_week: pd.DataFrame, week: str, name: Any) -> list[PersonRow]:
 
 def report_versions_frame(report: KpiReport) -> pd.DataFrame:
     """The week x department x spec x version table, as for `teichaku kpi --csv`."""
+    import pandas as pd  # ~0.3 s to import; the catalogue uses the counting rule above without it
+
     return pd.DataFrame(
         [r.model_dump() for r in report.versions], columns=list(VersionRow.model_fields)
     ).astype({"spec_version": "Int64"})  # a missing version must not turn 2 into 2.0 in the CSV

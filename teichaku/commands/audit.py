@@ -16,31 +16,29 @@ def audit_rows(database_url: str) -> list[dict[str, Any]]:
     """One row per model call, oldest first. Only metadata: counts and a hash, never the text."""
     from core.store import Store
 
-    store = Store(database_url)
-    try:
+    with Store(database_url) as store:
         docs = {d.id: d for d in store.documents()}
-        rows = []
-        for c in sorted(store.model_calls(), key=lambda c: (c.created_at, c.id)):
-            doc = docs.get(c.document_id)
-            rows.append(
-                {
-                    "time_utc": c.created_at.isoformat(timespec="seconds"),
-                    "document": doc.name if doc else None,
-                    "department": doc.department if doc else None,
-                    "spec_id": c.spec_id,
-                    "spec_version": c.spec_version,
-                    "engine": c.engine,
-                    "endpoint_host": c.endpoint_host,
-                    "model": c.model,
-                    "purpose": c.purpose,
-                    "masked_counts": dict(sorted((c.masked_counts or {}).items())),
-                    "sent_sha256": c.sent_sha256,
-                    "outcome": c.outcome,
-                }
-            )
-        return rows
-    finally:
-        store.dispose()
+        calls = store.model_calls()
+    rows = []
+    for c in sorted(calls, key=lambda c: (c.created_at, c.id)):
+        doc = docs.get(c.document_id)
+        rows.append(
+            {
+                "time_utc": c.created_at.isoformat(timespec="seconds"),
+                "document": doc.name if doc else None,
+                "department": doc.department if doc else None,
+                "spec_id": c.spec_id,
+                "spec_version": c.spec_version,
+                "engine": c.engine,
+                "endpoint_host": c.endpoint_host,
+                "model": c.model,
+                "purpose": c.purpose,
+                "masked_counts": dict(sorted((c.masked_counts or {}).items())),
+                "sent_sha256": c.sent_sha256,
+                "outcome": c.outcome,
+            }
+        )
+    return rows
 
 
 @app.command()

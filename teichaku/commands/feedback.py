@@ -46,21 +46,18 @@ def feedback(
     settings = settings_for(workspace.expanduser().resolve())
     if minutes is not None and verdict is VerdictChoice.rejected:
         fail("--minutes は採用（adopted）のときだけ指定できます。")
-    store = Store(settings.database_url or "")
     try:
-        doc = record_cli_feedback(
-            settings,
-            specs_for(settings.workspace),
-            store,
-            draft,
-            verdict.value,
-            minutes,  # type: ignore[arg-type]
-        )
+        with Store.open(settings) as store:
+            doc = record_cli_feedback(
+                settings,
+                specs_for(settings.workspace),
+                store,
+                draft,
+                verdict.value,
+                minutes,  # type: ignore[arg-type]
+            )
     except ConfigError as e:
         fail(str(e))
-        raise
-    finally:
-        store.dispose()
     label = "採用" if verdict is VerdictChoice.adopted else "不採用"
     extra = f"（実作業 {minutes:g} 分）" if minutes is not None else ""
     console.print(f"記録しました: {doc.name} → {label}{extra}")
