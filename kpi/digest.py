@@ -16,8 +16,10 @@ import email.policy
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from html import escape
+from functools import lru_cache
 from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from kpi.catalog import index_url, spec_page_url
 from kpi.metrics import Figures, KpiReport
@@ -25,7 +27,6 @@ from kpi.metrics import Figures, KpiReport
 EST_COLOR = "#2563eb"  # estimated (推定)
 CONF_COLOR = "#059669"  # confirmed (確定)
 TRACK_COLOR = "#e5e7eb"
-FONT = "'Meiryo','Yu Gothic','Hiragino Sans','Noto Sans CJK JP',sans-serif"
 CATALOG_LINK = "プロンプト集（部署別の使い方）"
 HOWTO_LINK = "使い方・例を見る"
 
@@ -115,74 +116,7 @@ def _rollout_rule(report: KpiReport) -> str:
     return f"採用 {report.rollout_min_adopted} 件以上・採用率 {rate(report.rollout_min_adoption_rate)} 以上"
 
 
-# -- plain text -------------------------------------------------------------------------------
-
-
-def render_text(report: KpiReport, catalog_url: str | None = None) -> str:
-    h = report.headline
-    out = [
-        f"teichaku 週次レポート {week_title(report)}",
-        "",
-        "■ 今週の成果",
-        f"  削減時間（推定）: {hours(h.hours_saved_est)} 時間",
-        f"  削減時間（確定）: {hours(h.hours_saved_confirmed)} 時間",
-        f"  下書き: {h.drafts} 件（受付 {h.documents} 件） / 採用 {h.adopted} 件 / 不採用 {h.rejected} 件 / 採用率 {rate(h.adoption_rate)}",
-        f"  利用者: {h.active_people} 人 / トークン: {h.tokens:,} / 推定コスト: {h.cost_est:.1f}{report.currency}",
-        "",
-        "■ 部署別",
-    ]
-    out += [
-        f"  {d.department_name}: {figures_line(d, report.currency)}" for d in report.departments
-    ]
-    out += ["", "  仕様別:"]
-    out += [f"   - {r.department_name} {r.spec_title}: {figures_line(r)}" for r in report.rows]
-    top = max((p.hours_saved_est for p in report.trend), default=0.0)
-    out += ["", f"■ 推移（直近{len(report.trend)}週・削減時間）  █ 推定"]
-    out += [
-        f"  {p.week} {_text_bar(p.hours_saved_est, top)} 推定 {hours(p.hours_saved_est)} 時間 / "
-        f"確定 {hours(p.hours_saved_confirmed)} 時間 / 下書き {p.drafts} 件"
-        for p in report.trend
-    ]
-    out += ["", "■ 成功事例"]
-    if report.success_cases:
-        for c in report.success_cases:
-            spent = f"（実作業 {c.minutes_spent:.0f} 分）" if c.minutes_spent is not None else ""
-            out.append(
-                f"  ・{c.department_name}「{c.spec_title}」: 確定 {c.minutes_saved_confirmed:.0f} 分の削減{spent}"
-            )
-            if c.excerpt:
-                out.append(f"    {c.excerpt}")
-    else:
-        out.append(
-            "  まだ採用の報告がありません。下書きを「採用」フォルダに移すと、ここに載ります。"
-        )
-    out += ["", f"■ 次に試すこと（横展開のおすすめ / 条件: {_rollout_rule(report)}）"]
-    if report.suggestions:
-        for s in report.suggestions:
-            out.append(
-                f"  ・{s.from_department_name}の「{s.spec_title}」は採用 {s.adopted} 件・採用率 {rate(s.adoption_rate)}。"
-                f"まだ使っていない部署: {'、'.join(s.to_department_names)}"
-            )
-            if catalog_url:
-                out.append(f"    {HOWTO_LINK}: {spec_page_url(catalog_url, s.spec_id)}")
-    else:
-        out.append("  条件を満たす仕様はまだありません。")
-    if catalog_url:
-        out.append(f"  {CATALOG_LINK}: {index_url(catalog_url)}")
-    out += [
-        "",
-        f"■ 月間活用ランキング（{month_title(report)}、{report.week_end.month}/{report.week_end.day} まで）",
-    ]
-    out += [
-        f"  {r.rank}位 {r.department_name}: 下書き {r.drafts} 件 / 採用 {r.adopted} 件 / "
-        f"確定 {hours(r.hours_saved_confirmed)} 時間 / 推定 {hours(r.hours_saved_est)} 時間"
-        for r in report.ranking
-    ]
-    if report.people is not None:
-        out += ["", "■ 担当者別（設定で有効）"]
-        out += [f"  {p.department_name} {p.owner}: {figures_line(p)}" for p in report.people]
-    out += ["", "※ " + EST_NOTE, "※ " + CONF_NOTE, *_footer(report)]
-    return "\n".join(out) + "\n"
+# -- plain text and HTML, from the templates in kpi/templates/digest/ ------------------------
 
 
 def _footer(report: KpiReport) -> list[str]:
@@ -192,268 +126,76 @@ def _footer(report: KpiReport) -> list[str]:
     ]
 
 
-# -- HTML ---------------------------------------------------------------------------------------
-
-_TD = "padding:6px 8px;border-bottom:1px solid #e5e7eb;font-size:13px;"
-_TH = (
-    "padding:6px 8px;border-bottom:2px solid #9ca3af;font-size:12px;color:#374151;text-align:left;"
-)
+def _bar_percent(value: float, top: float) -> int:
+    """A bar's filled share of its track; at least 1% for any non-zero value, so it shows."""
+    return max(1, round(100 * value / top)) if top > 0 and value > 0 else 0
 
 
-def _bar(value: float, top: float, color: str, label: str) -> str:
-    """A horizontal bar as two table cells: renders in Outlook's Word engine and in Gmail."""
-    pct = max(1, round(100 * value / top)) if top > 0 and value > 0 else 0
-    filled = (
-        f'<td width="{pct}%" bgcolor="{color}" style="background-color:{color};height:12px;'
-        f'font-size:0;line-height:0;" data-bar="{escape(label)}">&nbsp;</td>'
-        if pct
-        else ""
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    # Our own templates (not the DX office's): a plain environment, HTML autoescaped.
+    env = Environment(
+        loader=PackageLoader("kpi", "templates/digest"),
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
-    rest = (
-        f'<td width="{100 - pct}%" bgcolor="{TRACK_COLOR}" style="background-color:{TRACK_COLOR};'
-        f'height:12px;font-size:0;line-height:0;">&nbsp;</td>'
-        if pct < 100
-        else ""
+    env.filters.update(
+        hours=hours,
+        rate=rate,
+        thousands="{:,}".format,
+        one_decimal="{:.1f}".format,
+        whole="{:.0f}".format,
     )
-    return (
-        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" '
-        f'style="border-collapse:collapse;"><tr>{filled}{rest}</tr></table>'
+    env.globals.update(
+        EST_COLOR=EST_COLOR,
+        CONF_COLOR=CONF_COLOR,
+        TRACK_COLOR=TRACK_COLOR,
+        CATALOG_LINK=CATALOG_LINK,
+        HOWTO_LINK=HOWTO_LINK,
+        OUTCOME_COLUMNS=OUTCOME_COLUMNS,
+        DEPARTMENT_COLUMNS=DEPARTMENT_COLUMNS,
+        outcome_cells=outcome_cells,
+        figures_line=figures_line,
+        text_bar=_text_bar,
+        bar_percent=_bar_percent,
+        index_url=index_url,
+        spec_page_url=spec_page_url,
     )
+    return env
 
 
-def _section(key: str, title: str, body: str) -> str:
-    return (
-        f'<tr><td data-section="{key}" style="padding:18px 24px 6px 24px;">'
-        f'<h2 style="margin:0 0 10px 0;font-size:17px;color:#111827;border-left:4px solid {EST_COLOR};'
-        f'padding-left:8px;">{escape(title)}</h2>{body}</td></tr>'
-    )
+def _context(report: KpiReport, catalog_url: str | None) -> dict[str, Any]:
+    """What both templates show beyond the report itself (titles, chart scales, notes)."""
+    return {
+        "report": report,
+        "catalog_url": catalog_url,
+        "subject": build_subject(report),
+        "week_title": week_title(report),
+        "month_title": month_title(report),
+        "rollout_rule": _rollout_rule(report),
+        "notes": [EST_NOTE, CONF_NOTE],
+        "footer": _footer(report),
+        "top_department": max((d.hours_saved_est for d in report.departments), default=0.0),
+        "top_trend": max(
+            (max(p.hours_saved_est, p.hours_saved_confirmed) for p in report.trend), default=0.0
+        ),
+        "top_trend_est": max((p.hours_saved_est for p in report.trend), default=0.0),
+    }
 
 
-def _table(headers: list[str], rows: list[list[str]], key: str, text_columns: int = 1) -> str:
-    """A data table; the first `text_columns` columns are left-aligned, numbers right-aligned."""
-    head = "".join(
-        f'<th style="{_TH}{"text-align:right;" if i >= text_columns else ""}">{escape(h)}</th>'
-        for i, h in enumerate(headers)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td style="{_TD}{"text-align:right;" if i >= text_columns else ""}">{c}</td>'
-            for i, c in enumerate(r)
-        )
-        + "</tr>"
-        for r in rows
-    )
-    return (
-        f'<table role="presentation" data-table="{key}" width="100%" cellpadding="0" cellspacing="0" '
-        f'border="0" style="border-collapse:collapse;"><tr>{head}</tr>{body}</table>'
-    )
-
-
-def _tile(label: str, value: str, unit: str, color: str, key: str) -> str:
-    return (
-        f'<td width="25%" valign="top" style="padding:8px;border:1px solid #e5e7eb;" data-figure="{key}">'
-        f'<div style="font-size:12px;color:#4b5563;">{escape(label)}</div>'
-        f'<div style="font-size:24px;font-weight:bold;color:{color};">{escape(value)}'
-        f'<span style="font-size:13px;color:#374151;font-weight:normal;"> {escape(unit)}</span></div></td>'
-    )
-
-
-def _link(url: str, label: str) -> str:
-    return f'<a href="{escape(url)}" style="color:{EST_COLOR};">{escape(label)}</a>'
+def render_text(report: KpiReport, catalog_url: str | None = None) -> str:
+    """The plain-text part (templates/digest/digest.txt.j2)."""
+    return _env().get_template("digest.txt.j2").render(_context(report, catalog_url))
 
 
 def render_html(report: KpiReport, catalog_url: str | None = None) -> str:
-    h = report.headline
-    e = escape
-    tiles = (
-        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" '
-        'style="border-collapse:collapse;"><tr>'
-        + _tile("削減時間（推定）", hours(h.hours_saved_est), "時間", EST_COLOR, "hours_saved_est")
-        + _tile(
-            "削減時間（確定）",
-            hours(h.hours_saved_confirmed),
-            "時間",
-            CONF_COLOR,
-            "hours_saved_confirmed",
-        )
-        + _tile("下書き / 採用", f"{h.drafts} / {h.adopted}", "件", "#111827", "drafts_adopted")
-        + _tile(
-            "採用率 / 利用者",
-            f"{rate(h.adoption_rate)} / {h.active_people}",
-            "人",
-            "#111827",
-            "rate_people",
-        )
-        + "</tr></table>"
-        + f'<p style="font-size:12px;color:#4b5563;margin:8px 0 0 0;">受付 {h.documents} 件・不採用 {h.rejected} 件・'
-        f"トークン {h.tokens:,}・推定コスト {h.cost_est:.1f}{e(report.currency)}</p>"
-    )
-    top_dept = max((d.hours_saved_est for d in report.departments), default=0.0)
-    dept_rows = [
-        [
-            f"<b>{e(d.department_name)}</b>",
-            str(d.documents),
-            *outcome_cells(d),
-            str(d.active_people),
-            f"{d.cost_est:.1f}",
-        ]
-        for d in report.departments
-    ]
-    dept_bars = "".join(
-        f'<tr><td width="22%" style="font-size:12px;padding:3px 6px 3px 0;">{e(d.department_name)}</td>'
-        f'<td style="padding:3px 0;">{_bar(d.hours_saved_est, top_dept, EST_COLOR, d.department)}</td>'
-        f'<td width="14%" style="font-size:12px;text-align:right;padding:3px 0 3px 6px;">{hours(d.hours_saved_est)} 時間</td></tr>'
-        for d in report.departments
-    )
-    by_dept = (
-        _table(
-            [*DEPARTMENT_COLUMNS, f"コスト({report.currency})"],
-            dept_rows,
-            "departments",
-        )
-        + '<p style="font-size:12px;color:#4b5563;margin:12px 0 4px 0;">部署別の削減時間（推定）</p>'
-        + f'<table role="presentation" data-chart="departments" width="100%" cellpadding="0" cellspacing="0" border="0">{dept_bars}</table>'
-        + '<p style="font-size:12px;color:#4b5563;margin:12px 0 4px 0;">仕様別</p>'
-        + _table(
-            ["部署・仕様", *OUTCOME_COLUMNS],
-            [
-                [
-                    f"{e(r.department_name)}<br><span style='color:#6b7280;font-size:12px;'>{e(r.spec_title)}</span>",
-                    *outcome_cells(r),
-                ]
-                for r in report.rows
-            ],
-            "specs",
-        )
-    )
-    top = max((max(p.hours_saved_est, p.hours_saved_confirmed) for p in report.trend), default=0.0)
-    trend_rows = "".join(
-        f'<tr><td width="18%" rowspan="2" style="font-size:12px;padding:4px 6px 4px 0;border-bottom:1px solid #f3f4f6;">'
-        f'{e(p.week)}<br><span style="color:#6b7280;">{p.week_start.month}/{p.week_start.day}〜</span></td>'
-        f'<td style="padding:3px 0 1px 0;">{_bar(p.hours_saved_est, top, EST_COLOR, "est-" + p.week)}</td>'
-        f'<td width="16%" style="font-size:12px;text-align:right;padding:3px 0 1px 6px;">推定 {hours(p.hours_saved_est)}</td></tr>'
-        f'<tr><td style="padding:1px 0 4px 0;border-bottom:1px solid #f3f4f6;">{_bar(p.hours_saved_confirmed, top, CONF_COLOR, "conf-" + p.week)}</td>'
-        f'<td width="16%" style="font-size:12px;text-align:right;padding:1px 0 4px 6px;border-bottom:1px solid #f3f4f6;">確定 {hours(p.hours_saved_confirmed)}</td></tr>'
-        for p in report.trend
-    )
-    legend = (
-        f'<p style="font-size:12px;margin:0 0 6px 0;"><span style="color:{EST_COLOR};">■</span> 推定 '
-        f'<span style="color:{CONF_COLOR};">■</span> 確定（単位: 時間）</p>'
-    )
-    trend = (
-        legend
-        + f'<table role="presentation" data-chart="trend" width="100%" cellpadding="0" cellspacing="0" border="0">{trend_rows}</table>'
-    )
-    if report.success_cases:
-        cases = "".join(
-            f'<div data-case="{e(c.spec_id)}" style="border:1px solid #d1fae5;background-color:#ecfdf5;padding:10px 12px;margin:0 0 8px 0;">'
-            f'<div style="font-size:14px;"><b>{e(c.department_name)}</b>「{e(c.spec_title)}」：'
-            f'<b style="color:{CONF_COLOR};">確定 {c.minutes_saved_confirmed:.0f} 分</b>の削減'
-            + (f"（実作業 {c.minutes_spent:.0f} 分）" if c.minutes_spent is not None else "")
-            + "</div>"
-            + (
-                f'<div style="font-size:12px;color:#374151;margin-top:4px;">{e(c.excerpt)}</div>'
-                if c.excerpt
-                else ""
-            )
-            + "</div>"
-            for c in report.success_cases
-        )
-    else:
-        cases = '<p style="font-size:13px;">まだ採用の報告がありません。下書きを「採用」フォルダに移すと、ここに載ります。</p>'
-    if report.suggestions:
-        tries = (
-            "<ul style='margin:0;padding-left:20px;font-size:13px;'>"
-            + "".join(
-                f"<li style='margin-bottom:6px;'><b>{e(s.from_department_name)}</b>の「{e(s.spec_title)}」は"
-                f"採用 {s.adopted} 件・採用率 {rate(s.adoption_rate)}。まだ使っていない部署："
-                f"<b>{e('、'.join(s.to_department_names))}</b>"
-                + (
-                    f"（{_link(spec_page_url(catalog_url, s.spec_id), HOWTO_LINK)}）"
-                    if catalog_url
-                    else ""
-                )
-                + "</li>"
-                for s in report.suggestions
-            )
-            + "</ul>"
-        )
-    else:
-        tries = '<p style="font-size:13px;">条件を満たす仕様はまだありません。</p>'
-    tries += f'<p style="font-size:12px;color:#6b7280;">条件: {e(_rollout_rule(report))}</p>'
-    if catalog_url:
-        tries += (
-            f'<p data-link="catalog" style="font-size:13px;margin:8px 0 0 0;">'
-            f"{_link(index_url(catalog_url), CATALOG_LINK)}</p>"
-        )
-    ranking = _table(
-        ["順位", "部署", "下書き", "採用", "確定(時間)", "推定(時間)"],
-        [
-            [
-                f"{r.rank}位",
-                e(r.department_name),
-                str(r.drafts),
-                str(r.adopted),
-                hours(r.hours_saved_confirmed),
-                hours(r.hours_saved_est),
-            ]
-            for r in report.ranking
-        ],
-        "ranking",
-        text_columns=2,
-    )
-    people = ""
-    if report.people is not None:
-        people = _section(
-            "people",
-            "担当者別",
-            _table(
-                ["部署", "担当者", "下書き", "採用", "確定(時間)"],
-                [
-                    [
-                        e(p.department_name),
-                        e(p.owner),
-                        str(p.drafts),
-                        str(p.adopted),
-                        hours(p.hours_saved_confirmed),
-                    ]
-                    for p in report.people
-                ],
-                "people",
-                text_columns=2,
-            ),
-        )
-    notes = "".join(
-        f'<p style="font-size:11px;color:#6b7280;margin:2px 0;">※ {e(n)}</p>'
-        for n in (EST_NOTE, CONF_NOTE)
-    )
-    notes += "".join(
-        f'<p style="font-size:11px;color:#6b7280;margin:2px 0;">{e(n)}</p>' for n in _footer(report)
-    )
-    body = (
-        f'<tr><td style="background-color:#1e3a8a;color:#ffffff;padding:18px 24px;" bgcolor="#1e3a8a">'
-        f'<div style="font-size:13px;">teichaku 週次レポート</div>'
-        f'<div style="font-size:20px;font-weight:bold;">{e(week_title(report))}</div></td></tr>'
-        + _section("headline", "今週の成果", tiles)
-        + _section("departments", "部署別", by_dept)
-        + _section("trend", f"推移（直近{len(report.trend)}週・削減時間）", trend)
-        + _section("success", "成功事例", cases)
-        + _section("next", "次に試すこと（横展開のおすすめ）", tries)
-        + _section("ranking", f"月間活用ランキング（{month_title(report)}）", ranking)
-        + people
-        + f'<tr><td style="padding:16px 24px 24px 24px;">{notes}</td></tr>'
-    )
-    return (
-        '<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{e(build_subject(report))}</title></head>"
-        f'<body style="margin:0;padding:0;background-color:#f3f4f6;font-family:{FONT};color:#111827;">'
-        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="#f3f4f6"><tr><td align="center" style="padding:16px 8px;">'
-        '<table role="presentation" width="680" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff" '
-        f'style="width:680px;max-width:100%;background-color:#ffffff;border-collapse:collapse;">{body}</table>'
-        "</td></tr></table></body></html>\n"
-    )
+    """The HTML part (templates/digest/digest.html.j2), as one line: whitespace between table
+    cells can show as gaps in some mail clients, and the template is laid out for reading."""
+    page = _env().get_template("digest.html.j2").render(_context(report, catalog_url))
+    return "".join(line.strip() for line in page.splitlines()) + "\n"
 
 
 # -- Markdown (the Prefect artifact) -------------------------------------------------------------
