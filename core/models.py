@@ -125,6 +125,7 @@ class DraftMeta(_Model):
     offline: bool = False  # True: say clearly it is offline extractive output, not a model's
     warnings: list[str] = Field(default_factory=list)  # Japanese lines shown under the banner
     needs_review_reason: str | None = None
+    source_heading: str | None = None  # the source's own title line, for the draft's title
 
 
 class BatchSummary(_Model):

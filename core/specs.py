@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from core.errors import ConfigError
 
@@ -118,6 +127,23 @@ class PromptSpec(_Strict):
     allow_external: bool = Field(
         True, description="False: this spec's documents never go to an external endpoint."
     )
+    title_field: str | None = Field(
+        None,
+        description="Output field (kind text) whose value titles the draft; default: a field named "
+        "subject if any, else the source's first heading, else the file name.",
+    )
+    review_notes: Literal["page", "comment"] = Field(
+        "page",
+        description="Where the draft's provenance and usage rules go: a final 確認用メモ page, or a "
+        "Word comment on the title (house-style drafts; a company form always gets the page).",
+    )
+    word_template: str | None = Field(
+        None,
+        description="The company's own Word form (社内様式): a .docx with docxtpl tags "
+        "({{ subject }}, {%tr for c in cost %}, meta.*), relative to the spec file.",
+    )
+    # Where word_template is on disk, set by load_spec_file (the spec file's folder).
+    _form_path: Path | None = PrivateAttr(None)
 
     @field_validator("output")
     @classmethod
@@ -129,6 +155,23 @@ class PromptSpec(_Strict):
             if f.kind == "table" and not f.columns:
                 raise ValueError(f"field {f.name!r}: kind=table needs columns")
         return fields
+
+    @model_validator(mode="after")
+    def _title_field_is_text(self) -> PromptSpec:
+        if self.title_field is not None:
+            kinds = {f.name: f.kind for f in self.output}
+            if kinds.get(self.title_field) != "text":
+                raise ValueError(
+                    f"title_field {self.title_field!r} must name an output field of kind text"
+                )
+        if self.word_template is not None and not self.word_template.lower().endswith(".docx"):
+            raise ValueError(f"word_template {self.word_template!r} must be a .docx file")
+        return self
+
+    @property
+    def form_path(self) -> Path | None:
+        """The company form this spec fills in, or None for the house-style draft."""
+        return self._form_path
 
     @property
     def minutes_saved_estimate(self) -> float:
@@ -247,6 +290,8 @@ def load_spec_file(path: Path, root: Path) -> PromptSpec:
         raise ConfigError(
             f"{path}: field department: {spec.department!r} does not match the folder"
         )
+    if spec.word_template:
+        spec._form_path = (path.parent / spec.word_template).resolve()
     return spec
 
 

@@ -12,7 +12,14 @@ from docx.oxml.ns import qn
 from core.errors import ConfigError
 from core.models import DraftMeta
 from core.specs import PromptSpec
-from tasks.render import BANNER, EMPTY, OFFLINE_NOTICE, clean_text, render_draft
+from tasks.render import (
+    BANNER,
+    EMPTY,
+    NOTES_HEADING,
+    OFFLINE_NOTICE,
+    clean_text,
+    render_draft,
+)
 
 JST = timezone(timedelta(hours=9))
 
@@ -187,19 +194,29 @@ def test_docx_structure_banner_headings_table():
     doc = open_docx(d.docx_bytes)
     paras = doc.paragraphs
 
-    banner = next(p for p in paras if BANNER in p.text)
+    # The banner is in the page header (every page), not in the body the person hands in.
+    header = doc.sections[0].header
+    assert not header.is_linked_to_previous
+    banner = next(p for p in header.paragraphs if BANNER in p.text)
     run = banner.runs[0]
     assert run.bold
     assert run.font.color.rgb is not None and str(run.font.color.rgb) == "C00000"
+    assert not any(BANNER in p.text for p in paras)
 
     headings = [p.text for p in paras if p.style.name.startswith("Heading")]
-    assert headings == ["概要", "決定事項", "宿題", "利用上の注意"]
-    assert any(p.style.name == "Title" and p.text == "商談議事録の下書き" for p in paras)
+    assert headings == ["概要", "決定事項", "宿題", NOTES_HEADING, "利用上の注意"]
+    # No subject field and no source heading: the title is the file's name, not the spec's.
+    titles = [p.text for p in paras if p.style.name == "Title"]
+    assert titles == ["2024-05-01_北斗精機様_商談メモ"]
 
-    text = all_text(doc)
+    # Provenance and the spec's title are on the 確認用メモ page, after the draft.
+    notes_at = [p.text for p in paras].index(NOTES_HEADING)
+    notes = "\n".join(p.text for p in paras[notes_at:])
     for s in ("元ファイル", "2024-05-01_北斗精機様_商談メモ.docx", "sales/minutes v3", "営業部"):
-        assert s in text
-    assert "gpt-4o-mini" in text and "2024-05-01 10:30" in text
+        assert s in notes
+    assert "商談議事録の下書き" in notes
+    assert "gpt-4o-mini" in notes and "2024-05-01 10:30" in notes
+    assert paras[notes_at].paragraph_format.page_break_before
 
     # text field: blank line splits paragraphs
     assert "北斗精機様と新型センサーの導入について協議した。" in [p.text for p in paras]
@@ -216,12 +233,13 @@ def test_docx_structure_banner_headings_table():
         ["佐藤", "技術資料の送付", "5/8"],
     ]
 
-    # section order follows spec.output, rules last
+    # section order follows spec.output, the notes and rules last
     order = [p.text for p in paras]
     assert (
         order.index("概要")
         < order.index("決定事項")
         < order.index("宿題")
+        < order.index(NOTES_HEADING)
         < order.index("利用上の注意")
     )
 
@@ -244,7 +262,8 @@ def test_docx_core_properties():
     doc = open_docx(render_draft(make_spec(), OUTPUT, make_meta(), stem="x").docx_bytes)
     cp = doc.core_properties
     assert cp.author == "teichaku"
-    assert "商談議事録の下書き" in cp.title
+    assert cp.title == "2024-05-01_北斗精機様_商談メモ"  # the document's title, as in the body
+    assert "商談議事録の下書き" in cp.comments
     assert "sales/minutes" in cp.comments and "v3" in cp.comments
     assert cp.created == datetime(2024, 5, 1, 1, 30, tzinfo=UTC)  # 10:30 JST
 
