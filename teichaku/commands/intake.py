@@ -161,8 +161,8 @@ def demo(
     ] = None,
 ) -> None:
     """Build a throwaway workspace with sample documents for every spec and process them offline."""
+    from core.examples import copy_example_inputs
     from core.workspace import folders_for, init_workspace
-    from tests.support.samples import write_samples
 
     root = (directory or Path(tempfile.mkdtemp(prefix="teichaku-demo-"))).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -176,8 +176,10 @@ def demo(
         encoding="utf-8",
     )
     settings = settings_for(root)
+    # The samples are the specs' example inputs, in formats that exercise every reader (docx
+    # with a table, PDF with CID fonts, Shift_JIS text, Markdown).
     for s in specs:
-        write_samples(s.spec.id, folders_for(settings, s.spec).inbox)
+        copy_example_inputs(s, folders_for(settings, s.spec).inbox)
     console.print(f"[bold]デモ用ワークスペース / demo workspace:[/] {root}")
     summary = _run_batch(settings)
     _print_summary(summary, settings)

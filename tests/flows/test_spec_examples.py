@@ -13,15 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.errors import ConfigError
-from core.specs import BUILTIN_SPEC_DIR, load_specs
-from flows.spec_examples import (
-    ExampleCase,
-    check_case,
-    load_expectations,
-    parse_spec_id,
-    validate_specs,
-)
+from core.examples import ExampleCase
+from core.specs import load_specs
+from flows.spec_examples import check_case
 from tests.support.fake_endpoint import FakeEndpoint
 
 BIN = Path(sys.executable).parent / "teichaku"
@@ -141,95 +135,6 @@ def test_new_on_builtin_id_copies_it_for_override(tmp_path: Path) -> None:
     assert r.returncode == 2 and "既にあります" in r.stderr
 
 
-@pytest.mark.parametrize("bad", ["sales", "Sales/minutes", "sales/議事録", "a/b/c"])
-def test_spec_id_must_be_dept_slash_doc(bad: str) -> None:
-    with pytest.raises(ConfigError, match="部署ID/文書ID"):
-        parse_spec_id(bad)
-
-
-# -- validate: one broken thing at a time, each named where it is --------------------------------
-
-
-def _scaffold(ws: Path) -> Path:
-    from flows.spec_examples import scaffold_spec
-
-    return scaffold_spec(ws, "legal/contract_check", existing=load_specs()).spec_path
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def _errors(ws: Path) -> list:
-    return validate_specs(ws).errors
-
-
-def test_scaffold_and_builtins_validate_clean(tmp_path: Path) -> None:
-    _scaffold(tmp_path)
-    report = validate_specs(tmp_path)
-    assert report.problems == []
-    assert len(report.checked) == len(load_specs()) + 1
-
-
-def test_render_template_typo_names_template_and_file_line(tmp_path: Path) -> None:
-    path = _scaffold(tmp_path)
-    _edit(path, "{{ out.summary or", "{{ out.sumary or")
-    [p] = _errors(tmp_path)
-    assert p.path == path
-    assert p.where.startswith("render_template line 3 (file line ")
-    file_line = int(p.where.split("file line ")[1].rstrip(")"))
-    assert "out.sumary" in path.read_text(encoding="utf-8").splitlines()[file_line - 1]
-    assert "sumary" in p.message and "out.<項目名>" in p.hint
-
-
-def test_template_syntax_error_names_line(tmp_path: Path) -> None:
-    path = _scaffold(tmp_path)
-    _edit(path, "  {% endfor %}\n\n  ## ToDo", "  {% endfo %}\n\n  ## ToDo")
-    errors = _errors(tmp_path)
-    assert errors and errors[0].where.startswith("render_template line ")
-
-
-def test_user_template_unknown_variable(tmp_path: Path) -> None:
-    path = _scaffold(tmp_path)
-    _edit(path, "ファイル名：{{ file_name }}", "ファイル名：{{ filename }}")
-    [p] = _errors(tmp_path)
-    assert p.where.startswith("user_template line 2") and "filename" in p.message
-    assert "document_text, file_name, spec, today" in p.hint
-
-
-def test_output_field_not_shown_in_draft(tmp_path: Path) -> None:
-    path = _scaffold(tmp_path)
-    raw = path.read_text(encoding="utf-8")
-    start = raw.index("  ## ポイント")
-    end = raw.index("  ## ToDo")
-    path.write_text(raw[:start] + raw[end:], encoding="utf-8")
-    [p] = _errors(tmp_path)
-    assert "points" in p.message and p.where.endswith("output.1.name")
-
-
-def test_expectations_are_checked_against_their_schema_and_spec(tmp_path: Path) -> None:
-    path = _scaffold(tmp_path)
-    exp = path.with_suffix(".examples") / "expectations.yaml"
-    _edit(exp, "required_sections: [summary, points, todo]", "required_sections: [summary, pointz]")
-    [p] = _errors(tmp_path)
-    assert p.path == exp and "pointz" in p.message and "cases.0.required_sections" in p.where
-    _edit(exp, "    min_chars: 50", "    min_char: 50")
-    [p] = _errors(tmp_path)
-    assert p.path == exp and "min_char" in p.message and "unknown field" in p.message
-    with pytest.raises(ConfigError, match=r"cases\.0\.min_char"):
-        load_expectations(exp)
-
-
-def test_two_specs_in_one_folder(tmp_path: Path) -> None:
-    path = _scaffold(tmp_path)
-    _edit(path, 'department_name: "legal"', 'department_name: "営業部"')
-    _edit(path, 'document_name: "contract_check"', 'document_name: "商談議事録"')
-    [p] = _errors(tmp_path)
-    assert p.where == "folder" and "meeting_minutes.yaml" in p.message
-
-
 def test_check_case_reports_each_expectation() -> None:
     spec = next(ls.spec for ls in load_specs() if ls.spec.id == "sales/meeting_minutes")
     case = ExampleCase(
@@ -243,10 +148,39 @@ def test_check_case_reports_each_expectation() -> None:
     assert any("短すぎます" in f for f in failures)
 
 
-def test_every_builtin_spec_has_examples() -> None:
+# What `specs test` and the catalogue must do since their examples take the document path like
+# a dropped file (the readers, incl. the PDF in its own process; the guard, incl. loading GiNZA
+# and its NER), timed alone in a fresh process. Measured on 2 shared cores: 1.5-4.5 s, most of
+# it GiNZA; the command gets its own 1.5 s on top (start-up, CLI, drafting, rendering).
+_DOCUMENT_PATH_WORK = """
+import sys, time
+t0 = time.monotonic()
+from pathlib import Path
+from core.examples import example_inputs
+from core.settings import load_settings
+from core.specs import load_specs
+from tasks.extract import extract_text
+from tasks.guard import guard_text
+
+if __name__ == "__main__":
+    settings = load_settings(Path(sys.argv[1]))
     for ls in load_specs():
-        exp = load_expectations(BUILTIN_SPEC_DIR / f"{ls.spec.id}.examples" / "expectations.yaml")
-        assert exp.cases and all(c.required_sections and c.must_contain for c in exp.cases)
+        for path in example_inputs(ls):
+            text = extract_text(path, settings.intake).text
+            guard_text(text, ls.spec, settings, file_name=path.name)
+    print(time.monotonic() - t0)
+"""
+
+
+def _document_path_seconds(ws: Path) -> float:
+    script = ws.parent / "document_path_work.py"
+    script.write_text(_DOCUMENT_PATH_WORK, encoding="utf-8")
+    r = subprocess.run(
+        [sys.executable, str(script), str(ws)], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return float(r.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize(
@@ -267,11 +201,15 @@ def test_commands_answer_fast_without_prefect(tmp_path: Path, args: list[str]) -
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'prefect' not in sys.modules, 'prefect imported'\n"
     )
+    # 1.5 s for the command itself; the examples' own document-path work comes on top of it.
+    budget = 1.5
+    if args[:2] != ["specs", "validate"]:
+        budget += _document_path_seconds(tmp_path)
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     elapsed = time.monotonic() - t0
     assert r.returncode == 0, r.stdout + r.stderr
-    assert elapsed < 1.5, f"{' '.join(args)} took {elapsed:.2f} s"
+    assert elapsed < budget, f"{' '.join(args)} took {elapsed:.2f} s (budget {budget:.2f} s)"
 
 
 def test_endpoint_outage_is_a_failed_row_not_a_traceback(tmp_path: Path) -> None:
@@ -288,3 +226,27 @@ def test_endpoint_outage_is_a_failed_row_not_a_traceback(tmp_path: Path) -> None
     assert r.returncode == 1
     assert "AI の接続先が応答しません" in r.stdout
     assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_offline_examples_pass_the_guard_too(tmp_path: Path) -> None:
+    """No drift between `specs test` and the intake: with the offline engine, an example still
+    goes through the guard and its confidentiality policy, as a dropped file does."""
+    from core.scaffold import scaffold_spec
+    from core.settings import load_settings
+    from flows.spec_examples import run_examples
+    from tasks.generate.factory import build_engine
+
+    ws = tmp_path / "ws"
+    made = scaffold_spec(ws, "legal/contract_check", existing=load_specs())
+    memo = made.examples / "例1_メモ.txt"
+    memo.write_text("【社外秘】\n" + memo.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = load_settings(ws)
+    settings.guard.ner = False  # the label decides here; GiNZA would only cost seconds
+    specs = [ls for ls in load_specs(ws) if ls.spec.id == "legal/contract_check"]
+    [blocked], _ = run_examples(specs, build_engine(settings, "offline"), settings)
+    assert not blocked.passed
+    assert blocked.failures[0].startswith("この例は AI に渡せません")
+    settings.guard.default_policy = "local_only"
+    [kept], _ = run_examples(specs, build_engine(settings, "offline"), settings)
+    assert kept.passed, kept.failures
+    assert kept.meta is not None and kept.meta.offline

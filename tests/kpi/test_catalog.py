@@ -1,9 +1,8 @@
-"""The prompt catalogue (プロンプト集): a static site that names every spec, tells where to drop
-what, shows an example before and after, the rules, and the KPIs so far (per spec version)."""
+"""The prompt catalogue's reporting half (kpi.catalog): pages rendered from typed data, and the
+KPIs so far per spec and per spec version. Building it from the examples: tests/flows/test_catalog.py."""
 
 from __future__ import annotations
 
-import html
 import os
 import subprocess
 import sys
@@ -14,8 +13,15 @@ import pytest
 from core.settings import load_settings
 from core.specs import load_specs
 from core.store import Store
-from flows.spec_examples import scaffold_spec
-from kpi.catalog import build_catalog, page_name
+from flows.catalog import build_catalog
+from kpi.catalog import (
+    SpecKpi,
+    VersionKpi,
+    catalog_entry,
+    example_of,
+    page_name,
+    render_catalog,
+)
 
 BIN = Path(sys.executable).parent / "teichaku"
 CHROMIUM = "/usr/bin/chromium"
@@ -29,43 +35,37 @@ def _catalog(ws: Path, out: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_catalog_names_every_spec_with_drop_folder_example_rules(tmp_path: Path) -> None:
-    ws = tmp_path / "共有"
-    scaffold_spec(ws, "legal/contract_check", existing=load_specs(), department_name="法務部")
-    out = tmp_path / "site"
-    r = _catalog(ws, out)
-    assert r.returncode == 0, r.stdout + r.stderr
-    specs = load_specs(ws)
-    assert len(specs) >= 8
-    index = html.unescape((out / "index.html").read_text(encoding="utf-8"))
-    for ls in specs:
-        s = ls.spec
-        assert s.id in index and s.title in index and s.department_name in index
-        page = html.unescape((out / page_name(s.id)).read_text(encoding="utf-8"))
-        assert f"{s.folder_rel}/受付/" in page  # what to drop where
-        for f in s.output:  # what comes back
-            assert f.title in page
-        assert "入れる文書（before）" in page and "返ってくる下書き（after）" in page
-        for item in s.rules.forbidden_inputs:
-            assert item in page
-        assert s.rules.review_duty in page and s.rules.owner in page
-        assert "下書き <b>0</b> 件" in page  # no store yet: zero, not an error
-    assert "この職場の仕様" in index
-    # Building the catalogue must not create a store as a side effect.
-    assert not (ws / ".teichaku").exists()
-
-
-def test_example_after_is_the_offline_draft_of_the_example_input(tmp_path: Path) -> None:
-    out = tmp_path / "site"
+def test_pages_render_from_typed_data_escaped(tmp_path: Path) -> None:
+    """kpi.catalog only renders: given entries (no examples run, no store), it writes the pages."""
     settings = load_settings(tmp_path / "ws")
-    build_catalog(settings, load_specs(), out)
-    page = html.unescape((out / page_name("sales/meeting_minutes")).read_text(encoding="utf-8"))
-    before = page.split("入れる文書（before）")[1].split("返ってくる下書き（after）")[0]
-    after = page.split("返ってくる下書き（after）")[1].split("<details>")[0]
-    assert "yamada@example.com" in before  # the input as dropped
-    assert "<td>改定単価を反映した見積書の提出</td><td>山田</td><td>12月4日(金)</td>" in after
-    assert "yamada@example.com" not in after
-    assert "AI下書き・要確認" in page  # the full Markdown draft keeps its banner
+    specs = {ls.spec.id: ls for ls in load_specs()}
+    minutes = specs["sales/meeting_minutes"]
+    output = minutes.spec.output_model().model_dump() | {
+        "summary": "要約<b>です</b>",
+        "action_items": [{"task": "見積書", "owner": "山田", "due": "12月4日"}],
+    }
+    example = example_of(
+        minutes, "メモ.docx", "<script>alert(1)</script>", output, "# 下書き", "offline / m"
+    )
+    kpi = SpecKpi(documents=3, drafted=2, adopted=1, versions=[VersionKpi(1, 3, 2, 1, 0)])
+    entries = [
+        catalog_entry(settings, minutes, kpi, example),
+        catalog_entry(settings, specs["admin/ringi"], SpecKpi(), None),
+    ]
+    written = render_catalog(settings, entries, tmp_path / "site", kpi_note="実績を読めません")
+    assert [p.name for p in written] == [
+        "index.html",
+        page_name("sales/meeting_minutes"),
+        page_name("admin/ringi"),
+    ]
+    page = written[1].read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
+    assert "要約&lt;b&gt;です&lt;/b&gt;" in page
+    assert "<td>見積書</td><td>山田</td><td>12月4日</td>" in page
+    assert "例: メモ.docx" in page and "下書き <b>2</b> 件" in page
+    assert "例はまだありません。" in written[2].read_text(encoding="utf-8")
+    index = written[0].read_text(encoding="utf-8")
+    assert "実績を読めません" in index and "これまでの下書き <b>2</b> 件" in index
 
 
 def test_catalog_shows_kpis_per_spec_and_version(tmp_path: Path) -> None:

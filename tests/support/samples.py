@@ -1,4 +1,10 @@
-"""Sample documents for the demo and the tests, built in code so no binary files live in git.
+"""The source of the built-in specs' example inputs, and the builders that write them.
+
+The inputs themselves are committed in `prompt_specs/<dept>/<doc>.examples/` (one set that the
+demo, the catalogue, `specs test` and the tests all use); this module is how they were made.
+After changing a sample here, write them again and commit the files:
+
+    .venv/bin/python -m tests.support.samples
 
 Every name, company, address and number below is fictional: e-mail addresses use example.com
 and telephone numbers the unassigned 03-0000-xxxx block, so a demo can never leak anything real.
@@ -9,7 +15,11 @@ reader (docx with a table, PDF with CID fonts, Shift_JIS text, Markdown).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+
+from core.examples import copy_example_inputs, examples_dir
+from core.specs import load_specs
 
 # A block is a paragraph (str) or a table (rows of cells, the first row being the header).
 Table = list[list[str]]
@@ -17,6 +27,7 @@ Block = str | Table
 
 _EAST_ASIAN_FONT = "Yu Gothic"
 _PDF_FONT = "HeiseiKakuGo-W5"
+_FIXED_TIME = datetime(2026, 11, 1, 9, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -366,9 +377,25 @@ def write_docx(path: Path, title: str, blocks: list[Block]) -> Path:
             for i, row in enumerate(block):
                 for j, cell in enumerate(row):
                     table.cell(i, j).text = cell
+    doc.core_properties.created = doc.core_properties.modified = _FIXED_TIME
+    doc.core_properties.last_modified_by = doc.core_properties.author = "teichaku"
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
+    _fix_zip_times(path)
     return path
+
+
+def _fix_zip_times(path: Path) -> None:
+    """Rewrite a zip with one fixed time on every member, so writing it again changes no byte."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        members = [(info, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info, data in members:
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(fixed, data)
 
 
 def _wrap(line: str, font: str, size: float, width: float) -> list[str]:
@@ -402,7 +429,8 @@ def write_pdf(path: Path, pages: list[str], *, font_size: float = 10.5) -> Path:
     margin = 50.0
     leading = font_size * 1.6
     path.parent.mkdir(parents=True, exist_ok=True)
-    c = canvas.Canvas(str(path), pagesize=A4)
+    # invariant: no creation date or random id, so writing the examples again changes no byte.
+    c = canvas.Canvas(str(path), pagesize=A4, invariant=True)
     c.setTitle(path.stem)
     for page_text in pages:
         y = page_h - margin
@@ -441,5 +469,21 @@ def write_sample(sample: Sample, directory: Path) -> Path:
 
 
 def write_samples(spec_id: str, inbox: Path) -> list[Path]:
-    """Write every sample for a spec into its inbox; unknown spec ids have none."""
-    return [write_sample(s, inbox) for s in SAMPLES.get(spec_id, [])]
+    """Drop a built-in spec's committed example inputs into an inbox; unknown ids have none."""
+    loaded = next((s for s in load_specs() if s.spec.id == spec_id and s.origin == "builtin"), None)
+    return copy_example_inputs(loaded, inbox) if loaded is not None else []
+
+
+def write_examples() -> list[Path]:
+    """Write every sample into its built-in spec's examples folder (the committed inputs)."""
+    builtin = {s.spec.id: s for s in load_specs() if s.origin == "builtin"}
+    return [
+        write_sample(sample, examples_dir(builtin[spec_id]))
+        for spec_id, samples in SAMPLES.items()
+        for sample in samples
+    ]
+
+
+if __name__ == "__main__":
+    for written in write_examples():
+        print(f"{written.stat().st_size:>7} {written}")
