@@ -68,9 +68,9 @@ class Writer:
         p.add_run(value)
         return p
 
-    def field(self, field: OutputField, value: Any) -> None:
+    def field(self, field: OutputField, value: Any, level: int = 1) -> None:
         """One output section: its heading, then prose, bullets or a table."""
-        self.heading(field.title)
+        self.heading(field.title, level)
         if field.kind == "text":
             text = clean_text(as_text(value)).strip()
             paras = [p.strip("\n") for p in re.split(r"\n[ \t\u3000]*\n", text) if p.strip()]
@@ -120,7 +120,7 @@ class Writer:
         if unshown:
             self.heading(UNSHOWN_HEADING, 2)
             for field, value in unshown:
-                self.field(field, value)
+                self.field(field, value, 3)
         self.heading(RULES_HEADING, 2)
         self.label("確認の義務", notes.duty)
         if notes.forbidden:

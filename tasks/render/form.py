@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from docx import Document
 from docx.opc.exceptions import PackageNotFoundError
 from docx.opc.oxml import parse_xml
 from docxtpl import DocxTemplate
@@ -131,7 +132,11 @@ def _fill(path: Path, spec: PromptSpec, output: dict[str, Any], meta: DraftMeta)
         tpl.render(form_context(spec, output, meta), jinja_env=environment())
     except TemplateError as e:
         raise ConfigError(f"{path}: 様式に値を差し込めません（{e}）。") from e
-    return tpl.docx
+    # docxtpl swaps the header parts behind python-docx's back (python-docx keeps editing the
+    # old ones, which are not saved), so the filled form is reopened before we add to it.
+    buf = io.BytesIO()
+    tpl.save(buf)
+    return Document(io.BytesIO(buf.getvalue()))
 
 
 def _headers(doc: Any) -> list[Any]:

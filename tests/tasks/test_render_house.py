@@ -160,7 +160,7 @@ def test_review_notes_as_a_word_comment():
     data = render_draft(spec, OUTPUT, make_meta(), stem="x").docx_bytes
     doc = Document(io.BytesIO(data))
     assert NOTES_HEADING not in [p.text for p in doc.paragraphs]
-    assert not any("利用上の注意" == p.text for p in doc.paragraphs)
+    assert not any(p.text == "利用上の注意" for p in doc.paragraphs)
     comments = part(data, "word/comments.xml")
     for s in (
         "元ファイル",
