@@ -10,8 +10,8 @@ REASONS_JA: dict[RefusalKind, str] = {
     RefusalKind.CORRUPT: "ファイルが壊れているため読み取れません。元のアプリで開けるか確認し、保存し直してから入れ直してください。",
     RefusalKind.TRUNCATED: "ファイルが途中で切れています（コピーやダウンロードが完了していない可能性があります）。もう一度コピーしてください。",
     RefusalKind.ENCRYPTED: "パスワードで保護されているため読み取れません。保護を解除したコピーを入れてください（機密文書はAIに入れないでください）。",
-    RefusalKind.SCANNED: "文字情報のないスキャンPDF（画像のみ）です。OCR（文字認識）にはまだ対応していません。文字を含むPDFかWord文書を入れてください。",
-    RefusalKind.UNSUPPORTED_TYPE: "対応していないファイル形式です。対応形式は Word（.docx）、PDF（.pdf）、テキスト（.txt / .md）です。",
+    RefusalKind.SCANNED: "スキャン・写真から文字を読み取れませんでした（OCR（文字認識）で文字がほとんど見つかりません）。300dpi 程度ではっきり読み取り直すか、文字を含むPDFかWord文書を入れてください。",
+    RefusalKind.UNSUPPORTED_TYPE: "対応していないファイル形式です。対応形式は Word（.docx）、Excel（.xlsx / .xlsm）、PowerPoint（.pptx）、PDF（.pdf）、メール（.eml / .msg）、画像（.png / .jpg / .tif）、テキスト（.txt / .md）です。",
     RefusalKind.ENCODING: "文字コードを判別できないか、テキストではない内容です。UTF-8 か Shift_JIS のテキストとして保存し直してください。",
     RefusalKind.TOO_LARGE: "ファイルが大きすぎます。上限を超えない大きさに分割してから入れてください。",
     RefusalKind.ZIP_BOMB: "ファイルの圧縮内容が異常に大きく、安全のため読み取りを中止しました。元のアプリで保存し直してください。",
@@ -49,3 +49,17 @@ class EngineUnavailable(Exception):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         self.permanent = permanent  # e.g. insufficient_quota: stop the batch, tell the operator
         super().__init__(message)
+
+class ReaderUnavailable(EngineUnavailable):
+    """A reader this file needs is not installed (the OCR engine): the file waits, pending.
+
+    `reason_ja` tells the employee why it waits and the operator what to install.
+    """
+
+    def __init__(self, message: str, reason_ja: str) -> None:
+        self.reason_ja = reason_ja
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[ReaderUnavailable], tuple[str, str]]:
+        # Raised in worker processes too: rebuild from the fields.
+        return (ReaderUnavailable, (str(self), self.reason_ja))

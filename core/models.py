@@ -57,6 +57,7 @@ class ExtractedDocument(_Model):
     pages: int | None = None  # PDFs: number of pages read
     encoding: str | None = None  # text files: the encoding that decoded it
     warnings: list[str] = Field(default_factory=list)  # Japanese, shown in the draft
+    ocr_text: str | None = None  # read by OCR: kept beside the draft as <stem>.ocr.txt
 
 
 class ModelCall(_Model):

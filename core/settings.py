@@ -148,6 +148,20 @@ class IntakeSettings(_Section):
         ge=128,
         description="Memory the process reading one PDF may add (beyond what it starts with).",
     )
+    ocr_max_pages: int = Field(
+        50, ge=1, description="Scans and photos: documents with more pages to OCR are refused."
+    )
+    ocr_timeout_seconds: float = Field(
+        600.0, gt=0, description="Time bound for OCR of one document (about 2-6 s per page)."
+    )
+    ocr_memory_mb: int = Field(
+        3072,
+        ge=256,
+        description="Memory the OCR process of one document may add (the model needs ~1.5 GB).",
+    )
+    ocr_dpi: int = Field(
+        200, ge=100, le=400, description="Resolution at which scanned PDF pages are rendered for OCR."
+    )
     lease_seconds: float = Field(
         600.0, gt=0, description="A claim older than this is taken over (dead worker)."
     )

@@ -39,7 +39,7 @@ from core.specs import LoadedSpec, PromptSpec
 from core.store import Store, worker_identity
 from core.workspace import SpecFolders, folders_for
 from flows.pool import FINISH, PREPARE, CpuPool, start_server, worker_count
-from tasks.extract import READ_IN_CHILD, extract_text
+from tasks.extract import READ_IN_CHILD, SUPPORTED_SUFFIXES, extract_text
 from tasks.guard import GuardResult, guard_text, restore, route_engine
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
 from tasks.render import render_draft
@@ -277,10 +277,12 @@ def _settle(
             **base, status="skipped", reason="処理中にファイルが移動されました。"
         )
     except EngineUnavailable as e:
-        ctx.store.mark_pending(claim.document_id, reason=PENDING_REASON_JA, detail=str(e))
+        # A missing reader (no OCR engine) says so; otherwise the endpoint is what failed.
+        reason = getattr(e, "reason_ja", None) or PENDING_REASON_JA
+        ctx.store.mark_pending(claim.document_id, reason=reason, detail=str(e))
         if e.permanent:
             raise
-        return DocumentOutcome(**base, status="pending", reason=PENDING_REASON_JA)
+        return DocumentOutcome(**base, status="pending", reason=reason)
 
 
 @dataclass
@@ -325,6 +327,7 @@ def produce(
     """Read, guard, route, generate, restore: the one path from a file to an output. The intake,
     the watcher and `specs test` all take it, so an example is guarded exactly like a dropped
     file. `run` puts the CPU-heavy half in the batch's worker processes."""
+    check_accepted(read_path, spec)
     # A PDF is read by a child process of its own either way; only its text goes to a worker.
     extracted = (
         extract_text(read_path, settings.intake)
@@ -339,6 +342,20 @@ def produce(
     for call in result.calls:
         call.masked_counts = dict(guarded.counts)
     return Produced(extracted, guarded, result, restore(result.output, guarded.mapping))
+
+
+def check_accepted(read_path: Path, spec: PromptSpec) -> None:
+    """The spec's `inputs.extensions` decide what its folder takes; a workspace spec may narrow it."""
+    suffix = read_path.suffix.lower()
+    accepted = [e.lower() for e in spec.inputs.extensions]
+    # A format no reader knows keeps the general reason (it lists every supported format).
+    if suffix in SUPPORTED_SUFFIXES and suffix not in accepted:
+        listed = "、".join(accepted)
+        raise Refusal(
+            RefusalKind.UNSUPPORTED_TYPE,
+            f"{suffix} is not in inputs.extensions of {spec.id}",
+            reason_ja=f"このフォルダでは受け付けていないファイル形式です。受け付ける形式：{listed}",
+        )
 
 
 def _draft(
@@ -357,7 +374,16 @@ def _draft(
     if reserved_stem is None:
         ctx.store.reserve_stem(document_id, stem)
     meta = made.meta(spec, found.name_nfc)
-    paths = ctx.run(finish, spec, made.output, meta, stem, folders.outbox, priority=FINISH)
+    paths = ctx.run(
+        finish,
+        spec,
+        made.output,
+        meta,
+        stem,
+        folders.outbox,
+        made.extracted.ocr_text,
+        priority=FINISH,
+    )
     minutes = spec.minutes_saved_estimate
     ctx.store.mark_drafted(
         document_id,
@@ -388,7 +414,12 @@ def prepare(
 
 
 def finish(
-    spec: PromptSpec, output: dict[str, Any], meta: DraftMeta, stem: str, outbox: Path
+    spec: PromptSpec,
+    output: dict[str, Any],
+    meta: DraftMeta,
+    stem: str,
+    outbox: Path,
+    ocr_text: str | None = None,
 ) -> DraftPaths:
-    """Render the draft and write it atomically into the outbox."""
-    return write_draft(render_draft(spec, output, meta, stem=stem), outbox)
+    """Render the draft and write it atomically into the outbox (with what OCR read, if any)."""
+    return write_draft(render_draft(spec, output, meta, stem=stem), outbox, ocr_text=ocr_text)

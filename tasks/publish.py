@@ -26,6 +26,8 @@ from core.models import DraftPaths, RenderedDraft
 from tasks.render import DOC_MARKER_RE, clean_text
 
 MD_SUFFIX = ".draft.md"
+# What OCR read, beside the draft of a scan or photo, so a reviewer can compare it with the paper.
+OCR_SUFFIX = ".ocr.txt"
 DOCX_SUFFIX = ".draft.docx"
 ERROR_SUFFIX = ".error.txt"
 NAME_MAX_BYTES = 255
@@ -242,8 +244,12 @@ def unique_stem(outbox: Path, stem: str, doc_key: str | None = None) -> str:
         n += 1
 
 
-def write_draft(rendered: RenderedDraft, outbox: Path) -> DraftPaths:
-    """Write <stem>.draft.md and <stem>.draft.docx into `outbox` atomically; return their paths."""
+def write_draft(
+    rendered: RenderedDraft, outbox: Path, *, ocr_text: str | None = None
+) -> DraftPaths:
+    """Write <stem>.draft.md and <stem>.draft.docx into `outbox` atomically; return their paths.
+
+    With `ocr_text` (the document was read by OCR), <stem>.ocr.txt is written beside them."""
     outbox.mkdir(parents=True, exist_ok=True)
     _sweep_stale_temps(outbox)
     m = DOC_MARKER_RE.search(rendered.markdown)
@@ -265,6 +271,8 @@ def write_draft(rendered: RenderedDraft, outbox: Path) -> DraftPaths:
         tmp_docx.unlink(missing_ok=True)
         if tmp_md is not None:
             tmp_md.unlink(missing_ok=True)
+    if ocr_text is not None:
+        atomic_write(outbox / f"{stem}{OCR_SUFFIX}", ocr_text.encode("utf-8"))
     _fsync_dir(outbox)
     return paths
 

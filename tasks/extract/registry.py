@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from tasks.extract import docx, pdf, text
+from tasks.extract import docx, image, mail, pdf, pptx, text, xlsx
 from tasks.extract.base import Reader
 
-READERS: tuple[Reader, ...] = (docx.READER, pdf.READER, text.TXT_READER, text.MD_READER)
+READERS: tuple[Reader, ...] = (
+    docx.READER,
+    pdf.READER,
+    text.TXT_READER,
+    text.MD_READER,
+    image.READER,
+    xlsx.READER,
+    mail.EML_READER,
+    mail.MSG_READER,
+    pptx.READER,
+)
 
 _BY_SUFFIX: dict[str, Reader] = {}
 for _reader in READERS:

@@ -29,7 +29,9 @@ from tests.tasks.extract.helpers import refused
 
 
 def test_supported_suffixes() -> None:
-    assert frozenset({".docx", ".pdf", ".txt", ".md"}) == SUPPORTED_SUFFIXES
+    office = {".docx", ".xlsx", ".xlsm", ".pptx", ".eml", ".msg"}
+    scans = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+    assert frozenset({".pdf", ".txt", ".md", *office, *scans}) == SUPPORTED_SUFFIXES
 
 
 def test_registry_gives_each_suffix_one_reader() -> None:
@@ -38,7 +40,8 @@ def test_registry_gives_each_suffix_one_reader() -> None:
     assert reader_for(".pdf") is not None and reader_for(".pdf").source_type == "pdf"
     assert reader_for(".md") is not None and reader_for(".md").source_type == "md"
     assert reader_for(".exe") is None
-    assert frozenset({".pdf"}) == READ_IN_CHILD
+    # PDFs and images (OCR) bound themselves in a child process.
+    assert frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}) == READ_IN_CHILD
 
 
 def test_cleaning_strips_control_characters_and_normalises() -> None:
@@ -49,7 +52,9 @@ def test_cleaning_strips_control_characters_and_normalises() -> None:
 
 def test_unsupported_type(tmp_path: Path) -> None:
     assert refused(make_exe(tmp_path / "setup.exe")).kind is RefusalKind.UNSUPPORTED_TYPE
-    assert refused(make_binary(tmp_path / "表.xlsx")).kind is RefusalKind.UNSUPPORTED_TYPE
+    # Legacy binary Excel is not read; .xlsx is (random bytes there are a corrupt workbook).
+    assert refused(make_binary(tmp_path / "表.xls")).kind is RefusalKind.UNSUPPORTED_TYPE
+    assert refused(make_binary(tmp_path / "表.xlsx")).kind is RefusalKind.CORRUPT
     assert refused(make_binary(tmp_path / "README")).kind is RefusalKind.UNSUPPORTED_TYPE
 
 

@@ -1,0 +1,116 @@
+"""PDF text layers pypdf cannot read: non-Unicode CMaps (EUC-H, 90ms-RKSJ-H...) and vertical text.
+
+Japanese PDFs made by older tools use Adobe-Japan1 CMaps that pypdf does not know, so it
+decodes them into Hangul, Greek, Thai or private-use characters (mojibake that reads as
+letters to a naive check). `layer_problem` names such a layer: replacement and control
+characters, `(cid:N)` placeholders, or a mix of scripts no Japanese document has.
+pdfminer.six ships the Adobe CMaps: `decode_work` re-reads the layer with it in a bounded
+child (the same time and memory bounds as pypdf's) and puts vertical text (縦書き) in reading
+order: columns right to left, characters top to bottom, the tiers (段) of a gazette page top
+to bottom. What still fails goes to OCR; nothing garbled reaches a model or a draft.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tasks.extract.cleaning import looks_garbled
+from tasks.extract.peek import file_contains
+
+_CID = re.compile(r"\(cid:\d+\)")
+# Scripts that a Japanese office document does not mix into its text: Hangul, Greek, Cyrillic,
+# Armenian..Thai (Hebrew, Arabic, Indic), Georgian, Ethiopic, Cherokee and others.
+_FOREIGN = re.compile(
+    "[\u0370-\u03ff\u0400-\u052f\u0530-\u0e7f\u10a0-\u13ff\u1100-\u11ff"
+    "\u3130-\u318f\uac00-\ud7a3\ua000-\ua4cf]"
+)
+# Vertical CMaps: a font written top to bottom (pypdf reads it in stream order, not reading order).
+_VERTICAL_MARKERS = (b"Identity-V", b"UniJIS-UCS2-V", b"UniJIS-UTF16-V", b"RKSJ-V", b"EUC-V")
+
+
+def layer_problem(text: str) -> str | None:
+    """Why this text layer is not real text, or None when it reads as text."""
+    reason = looks_garbled(text, check_letters=True)
+    if reason:
+        return reason
+    visible = [ch for ch in text if not ch.isspace()]
+    if len(visible) < 10:
+        return None
+    cids = len(_CID.findall(text))
+    if cids * 5 > len(visible) * 0.1:
+        return f"text layer has {cids} unmapped (cid:N) glyphs"
+    foreign = sum(1 for ch in visible if _FOREIGN.match(ch))
+    if foreign > 0.10 * len(visible):
+        return f"text layer mixes scripts: {foreign / len(visible):.0%} Hangul/Greek/Thai/... characters"
+    return None
+
+
+def has_vertical_fonts(path: Path) -> bool:
+    """True when the file names a vertical CMap (a chunked byte scan, no parsing)."""
+    return any(file_contains(path, marker) for marker in _VERTICAL_MARKERS)
+
+
+def _line_items(layout: Any) -> list[tuple[float, float, float, bool, str]]:
+    from pdfminer.layout import LTTextBox, LTTextLineVertical
+
+    items = []
+    for box in layout:
+        if not isinstance(box, LTTextBox):
+            continue
+        for line in box:
+            text = line.get_text().strip()
+            if text:
+                vertical = isinstance(line, LTTextLineVertical)
+                x = -line.x1 if vertical else line.x0  # vertical columns: right to left
+                items.append((line.y1, line.y0, x, vertical, text))
+    return items
+
+
+def _bands(items: list[tuple[float, float, float, bool, str]]) -> list[list[Any]]:
+    """Lines grouped into horizontal tiers by vertical overlap, top tier first."""
+    bands: list[list[Any]] = []
+    for item in sorted(items, key=lambda i: -i[0]):
+        top, bottom = item[0], item[1]
+        if bands:
+            b_top = max(i[0] for i in bands[-1])
+            b_bottom = min(i[1] for i in bands[-1])
+            overlap = min(top, b_top) - max(bottom, b_bottom)
+            if overlap > 0.5 * min(top - bottom, b_top - b_bottom):
+                bands[-1].append(item)
+                continue
+        bands.append([item])
+    return bands
+
+
+def page_text(layout: Any) -> str:
+    """One page in reading order; vertical pages by tiers, columns right to left."""
+    items = _line_items(layout)
+    vertical = sum(len(i[4]) for i in items if i[3])
+    if vertical <= sum(len(i[4]) for i in items if not i[3]):
+        # Horizontal: pdfminer's own box order (top to bottom, columns detected) is right.
+        return "\n".join(i[4] for i in sorted(items, key=lambda i: (-i[0], i[2])))
+    return "\n".join(
+        "\n".join(i[4] for i in sorted(band, key=lambda i: i[2])) for band in _bands(items)
+    )
+
+
+def decode_work(path: str, max_pages: int) -> tuple[Any, ...]:
+    """Runs in a bounded child: ("ok", page texts) read by pdfminer.six, or ("broken", detail)."""
+    import logging
+
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams
+
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    texts: list[str] = []
+    try:
+        params = LAParams(detect_vertical=True)
+        for layout in extract_pages(path, laparams=params, maxpages=max_pages):
+            texts.append(page_text(layout))
+    except MemoryError:
+        raise
+    except Exception as e:
+        return ("broken", f"pdfminer: {type(e).__name__}: {e}"[:1000])
+    return ("ok", texts)

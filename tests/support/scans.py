@@ -1,0 +1,153 @@
+"""Scanned pages and phone photos drawn from Japanese text, for the OCR reader's tests and bench.
+
+Pages are drawn with a real CJK font (Noto Sans CJK from Debian's fonts-noto-cjk, which .ci/run
+installs; IPAex Gothic or any font fc-match names for Japanese also works) and then made to look
+like what an office scanner or a phone produces: tilted a degree, speckled, upside down, or
+photographed at an angle with uneven light and JPEG loss. Each maker writes to `path`, creates
+missing parent folders and returns `path`, like the makers in builders.py.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Known locations first (no subprocess); fc-match as the last resort.
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+    "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
+)
+# Index of the JP face inside Noto's .ttc collections (JP, KR, SC, TC, HK).
+_NOTO_JP_INDEX = 0
+
+A4_MM = (210, 297)
+
+
+@cache
+def cjk_font_path() -> Path | None:
+    """A font file that draws Japanese, or None when the machine has none."""
+    for candidate in _FONT_CANDIDATES:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    if shutil.which("fc-match"):
+        out = subprocess.run(
+            ["fc-match", "-f", "%{file}", ":lang=ja"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if out and Path(out).is_file() and not out.endswith((".pfb", ".pcf.gz")):
+            return Path(out)
+    return None
+
+
+def _font(size_px: int):  # type: ignore[no-untyped-def]
+    from PIL import ImageFont
+
+    path = cjk_font_path()
+    if path is None:
+        raise RuntimeError("no Japanese font: apt-get install fonts-noto-cjk")
+    return ImageFont.truetype(str(path), size_px, index=_NOTO_JP_INDEX)
+
+
+def _mm(mm: float, dpi: int) -> int:
+    return round(mm / 25.4 * dpi)
+
+
+def draw_page(
+    lines: Sequence[str], *, dpi: int = 300, point_size: float = 10.5, height_mm: float = 297
+) -> Image.Image:
+    """A clean white A4-wide page (grayscale) with `lines` set left to right, 20 mm margins."""
+    from PIL import Image, ImageDraw
+
+    width, height = _mm(A4_MM[0], dpi), _mm(height_mm, dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    size_px = round(point_size / 72 * dpi)
+    font = _font(size_px)
+    x, y = _mm(20, dpi), _mm(20, dpi)
+    for line in lines:
+        if line:
+            draw.text((x, y), line, fill=0, font=font)
+        y += round(size_px * 1.7)
+    return page
+
+
+def degrade(
+    page: Image.Image,
+    *,
+    tilt_degrees: float = 0.0,
+    speckle: float = 0.0,
+    upside_down: bool = False,
+    seed: int = 0,
+) -> Image.Image:
+    """What a flatbed scanner does to a page: a tilt, dust specks (share of pixels), a flip."""
+    import numpy as np
+    from PIL import Image
+
+    img = page
+    if tilt_degrees:
+        img = img.rotate(
+            tilt_degrees, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255
+        )
+    if speckle:
+        rng = np.random.default_rng(seed)
+        arr = np.asarray(img).copy()
+        mask = rng.random(arr.shape) < speckle
+        arr[mask] = rng.integers(0, 90, int(mask.sum()), dtype=np.uint8)
+        img = Image.fromarray(arr)
+    if upside_down:
+        img = img.rotate(180)
+    return img
+
+
+def photograph(page: Image.Image, *, seed: int = 0, width_px: int = 1600) -> Image.Image:
+    """A phone photo of a paper memo: smaller, tilted 2 degrees, lit from one side, slightly soft."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    rng = random.Random(seed)
+    img = page.convert("L")
+    img = img.resize((width_px, round(img.height * width_px / img.width)), Image.Resampling.LANCZOS)
+    img = img.rotate(rng.uniform(1.5, 2.5), resample=Image.Resampling.BICUBIC, fillcolor=235)
+    arr = np.asarray(img, dtype=np.float32)
+    # Light falls off across the sheet (brighter on the left), and paper is never pure white.
+    shade = np.linspace(1.0, 0.78, arr.shape[1], dtype=np.float32)[None, :]
+    arr = arr * 0.92 * shade + 8
+    noise = np.random.default_rng(seed).normal(0, 4, arr.shape).astype(np.float32)
+    arr = np.clip(arr + noise, 0, 255).astype(np.uint8)
+    gray = Image.fromarray(arr).filter(ImageFilter.GaussianBlur(0.6))
+    # A phone saves colour; a slight warm cast.
+    return Image.merge("RGB", (gray, gray, gray.point(lambda v: max(0, v - 10))))
+
+
+def _prepare(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def make_scanned_pdf(path: Path, pages: Sequence[Image.Image], *, dpi: int = 300) -> Path:
+    """An image-only PDF, one scanned page per image (what a multifunction printer writes)."""
+    first, *rest = [p.convert("L") for p in pages]
+    first.save(_prepare(path), "PDF", resolution=float(dpi), save_all=True, append_images=rest)
+    return path
+
+
+def make_image(path: Path, image: Image.Image, *, quality: int = 80, dpi: int = 300) -> Path:
+    """The image in the format its suffix names (.png, .jpg/.jpeg, .tif/.tiff)."""
+    suffix = path.suffix.lower()
+    kwargs: dict[str, object] = {"dpi": (dpi, dpi)}
+    if suffix in (".jpg", ".jpeg"):
+        kwargs["quality"] = quality
+        image = image.convert("RGB")
+    elif suffix in (".tif", ".tiff"):
+        kwargs["compression"] = "tiff_lzw"
+    image.save(_prepare(path), **kwargs)
+    return path
