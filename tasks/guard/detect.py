@@ -6,12 +6,23 @@ Every name found once is masked wherever it occurs; overlapping spans resolve lo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from core.settings import Settings
 from tasks.guard import ner
 from tasks.guard.lists import client_names, directory_names
-from tasks.guard.names import NOT_NAMES, companies, field_names, ner_names, sudachi_names
+from tasks.guard.names import (
+    LEGAL_FORM_EDGE,
+    NOT_NAMES,
+    companies,
+    field_names,
+    ner_names,
+    sudachi_names,
+)
 from tasks.guard.patterns import structured
 from tasks.guard.spans import Span, fold, occurrences, resolve
+from tasks.guard.tagged import tagged_names
 
 NER_UNAVAILABLE_JA = "人名の自動検出（GiNZA）を使えなかったため、人名は書式（様・さん・担当：など）と名簿だけで伏せました。"
 NER_PARTIAL_JA = (
@@ -24,26 +35,66 @@ def detect(text: str, settings: Settings) -> tuple[list[Span], list[str], int]:
     """(spans, warnings, ner_chars) for one text."""
     warnings: list[str] = []
     spans = list(structured(fold(text)))
-    found_companies = companies(text, client_names(settings))
-    persons = field_names(text) | set(directory_names(settings))
+    found = Found(companies(text, client_names(settings)), field_names(text))
+    found.persons |= set(directory_names(settings))
     ner_chars = 0
     nlp = ner.load() if settings.guard.ner else None
     if nlp is not None:
-        lexicon: set[str] = set()
         choice = ner.NerChoice(settings.guard.ner_max_chars)
         for base, doc in ner.tokenize(nlp, text):  # one dictionary pass feeds both detectors
-            sudachi_names(base, doc, spans, lexicon)
+            sudachi_names(base, doc, spans, found.persons)
+            found.add(text, tagged_names(base, doc), spans)
             choice.offer(doc)
-        persons |= lexicon
         chosen, ner_chars, cut = choice.chosen()
         ner_persons, ner_companies = ner_names(ner.run_ner(nlp, chosen))
-        persons |= ner_persons
-        found_companies |= companies("", ner_companies)
+        found.persons |= ner_persons
+        found.companies |= companies("", ner_companies)
         if cut:
             warnings.append(NER_PARTIAL_JA.format(chars=ner_chars))
     elif settings.guard.ner:
         warnings.append(NER_UNAVAILABLE_JA)
-    persons -= NOT_NAMES
-    spans += occurrences(text, found_companies, "company")
-    spans += occurrences(text, persons, "person")
-    return resolve(spans, len(text)), warnings, ner_chars
+    spans += found.occurrences(text)
+    return share_legal_forms(text, resolve(spans, len(text))), warnings, ner_chars
+
+
+def share_legal_forms(text: str, spans: list[Span]) -> list[Span]:
+    """A client written both with and without its legal form (株式会社青葉製作所, 青葉製作所) gets
+    one placeholder: the form stays outside it (株式会社[会社1] ... [会社1]), so the model reads
+    one company and the draft restores each spelling exactly."""
+    bare = {text[s.start : s.end] for s in spans if s.category == "company"}
+    out: list[Span] = []
+    for s in spans:
+        value = text[s.start : s.end]
+        m = LEGAL_FORM_EDGE.search(value) if s.category == "company" else None
+        if m is not None:
+            name = (value[: m.start()] + value[m.end() :]).strip(" 　")
+            if name in bare and name != value:
+                offset = value.index(name)
+                s = Span(s.start + offset, s.start + offset + len(name), s.category)
+        out.append(s)
+    return out
+
+
+@dataclass
+class Found:
+    """Names found anywhere in the document, each to be masked wherever it occurs."""
+
+    companies: set[str] = field(default_factory=set)
+    persons: set[str] = field(default_factory=set)
+    others: set[str] = field(default_factory=set)
+
+    def add(self, text: str, tagged: Iterable[Span], spans: list[Span]) -> None:
+        """Names the dictionary's tags show: the span itself, and its value for everywhere else
+        (a one-character name only where it was found: 堀 also writes 外堀)."""
+        into = {"company": self.companies, "person": self.persons, "proper_noun": self.others}
+        for s in tagged:
+            spans.append(s)
+            if s.length >= 2:
+                into[s.category].add(text[s.start : s.end])
+
+    def occurrences(self, text: str) -> list[Span]:
+        return [
+            *occurrences(text, self.companies, "company"),
+            *occurrences(text, self.persons - NOT_NAMES, "person"),
+            *occurrences(text, self.others, "proper_noun"),
+        ]

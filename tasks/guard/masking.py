@@ -5,6 +5,7 @@ way back: restore() puts the original values into the model's output, locally.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,10 +40,21 @@ class Masked:
     placeholders: list[str] = field(default_factory=list)  # one per span, in span order
 
 
+# What does not change which name is meant: spaces, width, an honorific written onto it.
+_HONORIFIC_TAIL = re.compile(r"(?:様|御中|殿|さん|氏|君|くん|各位)+$")
+
+
+def name_key(value: str) -> str:
+    """The same name however it is spaced or addressed: one placeholder for all of them."""
+    key = unicodedata.normalize("NFKC", value).replace(" ", "").replace("\u3000", "")
+    return _HONORIFIC_TAIL.sub("", key) or key
+
+
 def mask(text: str, spans: list[Span]) -> Masked:
-    """Replace each (sorted, non-overlapping) span; one placeholder per category and value."""
+    """Replace each (sorted, non-overlapping) span; one placeholder per name and document, in
+    the category it was first found as; the mapping restores its longest spelling."""
     mapping: dict[str, str] = {}
-    by_value: dict[tuple[str, str], str] = {}
+    by_key: dict[str, str] = {}
     numbers: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     out: list[str] = []
@@ -50,15 +62,17 @@ def mask(text: str, spans: list[Span]) -> Masked:
     pos = 0
     for s in spans:
         value = text[s.start : s.end]
-        key = (s.category, value)
-        if key not in by_value:
+        key = name_key(value)
+        placeholder = by_key.get(key)
+        if placeholder is None:
             numbers[s.category] += 1
-            placeholder = f"[{LABELS[s.category]}{numbers[s.category]}]"
-            by_value[key] = placeholder
+            placeholder = by_key[key] = f"[{LABELS[s.category]}{numbers[s.category]}]"
+            mapping[placeholder] = value
+        elif len(value) > len(mapping[placeholder]):
             mapping[placeholder] = value
         counts[s.category] += 1
-        used.append(by_value[key])
-        out += [text[pos : s.start], by_value[key]]
+        used.append(placeholder)
+        out += [text[pos : s.start], placeholder]
         pos = s.end
     out.append(text[pos:])
     return Masked("".join(out), mapping, dict(counts), used)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasks.guard.spans import Span
 
@@ -41,8 +41,12 @@ _CO_TRAIL = re.compile(
     r"(?:営業部|営業本部|購買部|総務部|経理部|人事部|本社|支店|支社|工場|営業所|事業部|様|御中|殿|さん)+$"
 )
 _CO_FORM_IN = re.compile(_CO_FORM)
+_DEPT_TAIL = re.compile(
+    r"[ 　]+[一-龥々ァ-ヴーA-Za-z・]{0,12}(?:部|課|室|係|センター|本部|事業部|支店|支社|営業所|工場)$"
+)
 _CO_FORM_ONLY = re.compile(rf"^(?:{_CO_FORM})$")
 _CO_STRIP = re.compile(rf"^(?:{_CO_FORM})[ 　]?|[ 　]?(?:{_CO_FORM})$")
+LEGAL_FORM_EDGE = _CO_STRIP  # a legal form at either end of a company's name
 
 _FIELD = re.compile(
     r"(?:担当者?|出席者|参加者|同席者|申請者|起案者|記入者|作成者|報告者|承認者|決裁者|面接官|応募者|"
@@ -55,8 +59,8 @@ _TITLES = (
     "社長|専務|常務|会長|副社長|顧問|リーダー|マネージャー|マネジャー|チーフ|先生|教授|様|さん|氏|殿|君|くん"
 )
 _TITLE_TRAIL = re.compile(rf"[ ]*(?:{_TITLES})+$")
-_HONORIFIC = {"様", "さん", "氏", "殿", "くん", "君", "ちゃん"}
-_TITLE_WORDS = set(_TITLES.split("|"))
+HONORIFIC = {"様", "さん", "氏", "殿", "くん", "君", "ちゃん"}
+TITLE_WORDS = set(_TITLES.split("|"))
 _NAME_ITEM = re.compile(r"^[一-龥々〆ヶァ-ヴーぁ-ゖ]{1,6}(?:[ ][一-龥々〆ヶァ-ヴーぁ-ゖ]{1,6})?$")
 # Words before 様/さん or in a field that are not anybody's name.
 NOT_NAMES = {
@@ -140,6 +144,10 @@ LATIN_CAPS = re.compile(r"[A-Z][A-Za-z]")
 
 def _clean_company(value: str) -> str:
     value = _CO_LEAD.sub("", value.strip())
+    if _CO_FORM_IN.search(
+        value
+    ):  # 「東邦化成工業株式会社 情報システム部」: the client, not its unit
+        value = _DEPT_TAIL.sub("", value)
     return _CO_TRAIL.sub("", value).strip()
 
 
@@ -148,7 +156,7 @@ def companies(text: str, extra: Iterable[str]) -> set[str]:
     found.update(
         v for m in _COMPANY_SUFFIX.finditer(text) if len(v := _clean_company(m.group(0))) >= 3
     )
-    found.update(v.strip() for v in extra)
+    found.update(_clean_company(v) for v in extra)
     lexicon: set[str] = set()
     for v in found:
         if len(v) < 2 or _CO_FORM_ONLY.match(v):
@@ -201,7 +209,7 @@ def sudachi_names(base: int, doc: Doc, spans: list[Span], lexicon: set[str]) -> 
         has_both = any("姓" in t.tag_ for t in toks[i:j]) and any(
             t.tag_.endswith("名") for t in toks[i:j]
         )
-        context = nxt in _HONORIFIC or nxt in _TITLE_WORDS
+        context = nxt in HONORIFIC or nxt in TITLE_WORDS
         if (has_both or context or len(surface) >= 2) and surface not in NOT_NAMES:
             spans.append(Span(base + first.idx, base + first.idx + len(surface), "person"))
             if has_both or context:
@@ -209,7 +217,7 @@ def sudachi_names(base: int, doc: Doc, spans: list[Span], lexicon: set[str]) -> 
         i = j
     # Unknown names before an honorific: the proper / common nouns directly before 様・さん.
     for k, tok in enumerate(toks):
-        if tok.text not in _HONORIFIC or k == 0 or "人名" in toks[k - 1].tag_:
+        if tok.text not in HONORIFIC or k == 0 or "人名" in toks[k - 1].tag_:
             continue
         m = k
         while (
@@ -239,6 +247,50 @@ def _trim_entity(text: str) -> str:
     return text[start:end]
 
 
+# GiNZA's labels (Sekine's extended named entities) for organisations of every kind: a client may
+# be labelled any of them (AIRDO as International_Organization), and privacy comes first.
+ORG_LABELS = frozenset(
+    {
+        "Company",
+        "Company_Group",
+        "Corporation_Other",
+        "Organization_Other",
+        "International_Organization",
+        "Show_Organization",
+        "Family",
+        "Pro_Sports_Organization",
+        "Sports_Organization_Other",
+        "Political_Organization_Other",
+        "Political_Party",
+        "Government",
+        "Public_Institution",
+        "Research_Institute",
+        "Military",
+    }
+)
+_COMPANY_LABELS = frozenset({"Company", "Company_Group"})
+_NAME_SCRIPT = re.compile(r"[ァ-ヴA-Za-zＡ-Ｚａ-ｚ]")
+
+
+def _org_worth_taking(ent: Any, value: str) -> bool:
+    """An organisation label on plain common nouns (委員会, 事務局) is the model guessing; one on a
+    proper noun, a katakana or Latin word or a legal form is taken. Latin letters written onto
+    digits or a hyphen are a part number (KX-2040), not a company."""
+    text = ent.doc.text
+    touching = (
+        text[ent.end_char : ent.end_char + 1] + text[max(0, ent.start_char - 1) : ent.start_char]
+    )
+    if value.isascii() and (any(c.isdigit() for c in value) or re.search(r"[0-9\-－_/]", touching)):
+        return False
+    if ent.label_ in _COMPANY_LABELS:
+        return True
+    return bool(
+        _CO_FORM_IN.search(value)
+        or _NAME_SCRIPT.search(value)
+        or any("固有名詞" in t.tag_ for t in ent)
+    )
+
+
 def ner_names(docs: Iterable[Doc]) -> tuple[set[str], set[str]]:
     """(persons, companies) among the entities GiNZA's NER labelled in these pieces."""
     persons: set[str] = set()
@@ -250,9 +302,6 @@ def ner_names(docs: Iterable[Doc]) -> tuple[set[str], set[str]]:
                 continue
             if ent.label_ == "Person" and not _CO_FORM_IN.search(value):
                 persons.add(_TITLE_TRAIL.sub("", value) or value)
-            elif ent.label_ in ("Company", "Company_Group") and not (
-                value.isascii() and len(value) < 4
-            ):
-                # Short ASCII "companies" are mostly part numbers (KX-2040).
+            elif ent.label_ in ORG_LABELS and _org_worth_taking(ent, value):
                 companies.add(value)
     return persons, companies

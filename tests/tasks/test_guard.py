@@ -245,3 +245,49 @@ def test_long_document_cost_is_bounded(settings, spec):
     assert "03-5555-0299" not in r.text and "吉田" not in r.text and "東邦電機" not in r.text
     assert seconds < 90, f"{seconds:.1f} s for {len(text)} chars"
     print(f"\nguard on {len(text):,} chars: {seconds:.1f} s (NER read {r.ner_chars:,} chars)")
+
+
+def test_one_client_one_placeholder_with_or_without_honorific_and_legal_form(settings, spec):
+    text = (
+        "件名：定例会（東邦化成工業株式会社様）\n"
+        "出席：東邦化成工業株式会社 情報システム部 山田様\n"
+        "株式会社青葉製作所を訪問。青葉製作所の担当に連絡する。"
+    )
+    r = guard_text(text, spec, settings)
+    assert r.text.count("[会社1]") == 2 and "[会社1]様" in r.text
+    assert "情報システム部" in r.text  # the client's unit is not part of its name
+    assert "株式会社[会社2]を訪問。[会社2]の担当" in r.text
+    assert "[会社3]" not in r.text
+    assert restore(r.text, r.mapping) == text
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("モティラル・ネルーは議長を二度務めた。", ["モティラル・ネルー"]),
+        ("伊藤穣一はメディアラボの所長を務めた。", ["伊藤穣一"]),
+        ("ジョン・F・ケネディは大統領に就任した。", ["ジョン・F・ケネディ"]),
+        ("Steve JobsはAppleを創業した。", ["Steve Jobs", "Apple"]),
+        ("日本航空と王子製紙とキングレコード", ["日本航空", "王子製紙", "キングレコード"]),
+        ("第一汽車と海爾集団と吉利汽車", ["第一汽車", "海爾集団", "吉利汽車"]),
+        (
+            "JR九州とAIRDOはIHGと提携し、BMWとIBMも参加した。",
+            ["JR九州", "AIRDO", "IHG", "BMW", "IBM"],
+        ),
+        ("彩は幼いころからピアノを習っていた。", ["彩"]),
+    ],
+)
+def test_names_in_prose_are_held_back_whole(text, names, settings, spec):
+    r = guard_text(text, spec, settings)
+    for name in names:
+        assert name not in r.text, (name, r.text)
+        assert name in r.mapping.values(), (name, r.mapping)  # one placeholder, the whole name
+
+
+def test_common_words_and_codes_stay(settings, spec):
+    text = (
+        "品番 AB-1234 と KX2040 の在庫を確認し、PDF と CSV で AI 担当に共有した。"
+        "ワーク・ライフ・バランスの施策は来月から始める。父は地元で商店を営んでいた。"
+    )
+    r = guard_text(text, spec, settings)
+    assert r.text == text, r.text
