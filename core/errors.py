@@ -50,6 +50,7 @@ class EngineUnavailable(Exception):
         self.permanent = permanent  # e.g. insufficient_quota: stop the batch, tell the operator
         super().__init__(message)
 
+
 class ReaderUnavailable(EngineUnavailable):
     """A reader this file needs is not installed (the OCR engine): the file waits, pending.
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import Refusal
+from core.errors import EngineUnavailable, Refusal
 from core.models import ExtractedDocument, RefusalKind
 from core.settings import IntakeSettings
 from tasks.extract.base import MB, Reader
@@ -53,7 +53,8 @@ def extract_text(path: Path, limits: IntakeSettings) -> ExtractedDocument:
     _check_size(path, limits)
     try:
         doc = reader.read(path, limits)
-    except (Refusal, FileNotFoundError, PermissionError):
+    # A missing reader (no OCR engine) leaves the file pending: not the file's fault.
+    except (Refusal, EngineUnavailable, FileNotFoundError, PermissionError):
         raise
     except Exception as e:  # a parser failing on a bad file must not crash the batch
         raise Refusal(RefusalKind.CORRUPT, repr(e)[:2000]) from e
