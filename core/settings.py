@@ -126,6 +126,11 @@ class FolderNames(_Section):
         "不採用",
         description="Inside the outbox: move a draft here when it was not used (feedback).",
     )
+    rejection_reasons: list[str] = Field(
+        default_factory=lambda: ["内容が不正確", "形式が合わない", "情報が足りない", "不要だった"],
+        description="Folders inside 不採用 (made by `teichaku init` and every scan): a draft moved "
+        "into one records that reason; `teichaku feedback --reason` takes the same names.",
+    )
 
 
 class IntakeSettings(_Section):
@@ -331,6 +336,83 @@ class DigestSettings(_Section):
         return v.strip() or None
 
 
+NotifyEvent = Literal["drafted", "quarantined", "digest"]
+
+
+class NotifySettings(_Section):
+    url: SecretStr | None = Field(
+        None,
+        description="Default webhook URL (Slack or Teams incoming webhook, a Teams workflow, Power "
+        "Automate, n8n, ...). A secret: never logged or stored. Unset with no department URL: no messages.",
+    )
+    departments: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Per-department webhook URLs keyed by department id or Japanese name; "
+        "a department without one uses `url`.",
+    )
+    format: Literal["text", "teams_workflow"] = Field(
+        "text",
+        description='text: JSON {"text": ...} (what Slack and Teams incoming webhooks accept); '
+        "teams_workflow: the same plus an Adaptive Card attachment (Teams Workflows).",
+    )
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: ["drafted", "quarantined", "digest"],
+        description="What is announced: a draft made, a file quarantined, the weekly digest's headline.",
+    )
+    include_personal: bool = Field(
+        False,
+        description="Put values that may name a person in messages: the real file names (otherwise "
+        "a drafted file is named as the guard masked it and a quarantined one is not named) and owners.",
+    )
+    timeout_seconds: float = Field(5.0, gt=0, le=60, description="Per webhook request.")
+    max_attempts: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="Attempts per event in one pass on 429 / 5xx, with backoff (1, 2, 4 s) or Retry-After.",
+    )
+    max_retry_after_seconds: float = Field(
+        30.0, gt=0, description="Upper bound on a receiver's Retry-After."
+    )
+    give_up_after: int = Field(
+        20,
+        ge=1,
+        description="An event no receiver accepted after this many attempts over all runs is given up.",
+    )
+    flush_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="At the end of a run, how long the background sender may go on; what is left "
+        "is sent by the next run (documents never wait for a webhook).",
+    )
+
+    def configured(self) -> bool:
+        return self.url is not None or bool(self.departments)
+
+
+class ReportSettings(_Section):
+    dx_contact: str = Field(
+        "DX推進室",
+        description="Who to ask, shown in the monthly report beside the spec owners "
+        "(e.g. 「DX推進室 山田（内線 1234）」).",
+    )
+    cron: str = Field(
+        "0 9 1-7 * *",
+        description="When the monthly report deployment wakes (cron, serve.timezone); it makes the "
+        "report only on the month's first working day and does nothing on the other days.",
+    )
+    company_holidays: list[str] = Field(
+        default_factory=lambda: ["01-02", "01-03", "12-29", "12-30", "12-31"],
+        description="MM-DD days the company is closed every year, besides weekends and Japan's "
+        "public holidays (which decide the first working day).",
+    )
+    out_dir: Path = Field(
+        Path("月次レポート"),
+        description="Where the scheduled monthly report writes <month>.html and <month>.csv "
+        "(relative to the workspace).",
+    )
+
+
 Policy = Literal["block", "local_only", "allow"]
 
 
@@ -412,6 +494,8 @@ class Settings(BaseSettings):
     watch: WatchSettings = Field(default_factory=WatchSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @model_validator(mode="after")
     def _defaults_from_environment(self) -> Settings:

@@ -20,6 +20,15 @@ class SpecFolders(BaseModel):
         return [self.inbox, self.outbox, self.archive, self.quarantine]
 
 
+def feedback_folders(settings: Settings, spec: PromptSpec) -> list[Path]:
+    """Where people put a draft to say what they did with it: 採用/, 不採用/ and one folder per
+    rejection reason inside 不採用/ (settings.folders.rejection_reasons)."""
+    outbox = folders_for(settings, spec).outbox
+    rejected = outbox / settings.folders.rejected
+    reasons = [rejected / r for r in settings.folders.rejection_reasons]
+    return [outbox / settings.folders.adopted, rejected, *reasons]
+
+
 def folders_for(settings: Settings, spec: PromptSpec) -> SpecFolders:
     base = settings.workspace / spec.folder_rel
     names = settings.folders
@@ -59,6 +68,8 @@ inbox = "受付"         # ここにファイルを入れる
 outbox = "下書き"      # AI の下書きが出る
 archive = "処理済み"   # 元ファイルはここへ移動（内容はそのまま）
 quarantine = "隔離"    # 読めなかったファイルと理由（.error.txt）
+# 下書き/不採用/ の中に作る理由フォルダ（ここに入れた下書きは、その理由で不採用と記録されます）
+rejection_reasons = ["内容が不正確", "形式が合わない", "情報が足りない", "不要だった"]
 
 [intake]
 quiet_seconds = 0        # 書き込み中のファイルを避ける待ち時間（watch は最低 2 秒）
@@ -87,6 +98,19 @@ timezone = "Asia/Tokyo"
 # [digest.managers]
 # sales = ["sales-manager@example.com"]
 
+[notify]
+# 下書きができたとき・隔離したとき・週次ダイジェストの見出しを Teams / Slack などに知らせる Webhook。
+# URL は秘密の値です: TEICHAKU_NOTIFY__URL で渡すのがおすすめです（ログには出しません）。
+# url = "https://example.webhook.office.com/..."
+# format = "text"            # "teams_workflow" にすると Adaptive Card も付けます（Teams ワークフロー）
+# include_personal = false   # true: 実際のファイル名・作成者名もメッセージに入れます
+# [notify.departments]
+# sales = "https://hooks.slack.com/services/..."
+
+[report]
+# 月次レポートの「問い合わせ先」
+# dx_contact = "DX推進室（内線 1234）"
+
 [smtp]
 # host = "smtp.example.com"
 # port = 587
@@ -111,7 +135,10 @@ def init_workspace(directory: Path, specs: list[LoadedSpec], settings: Settings)
     (directory / STATE_DIR).mkdir(exist_ok=True)
     made: list[Path] = []
     for loaded in specs:
-        for folder in folders_for(settings, loaded.spec).all():
+        for folder in [
+            *folders_for(settings, loaded.spec).all(),
+            *feedback_folders(settings, loaded.spec),
+        ]:
             folder.mkdir(parents=True, exist_ok=True)
             made.append(folder)
     return made

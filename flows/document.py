@@ -41,6 +41,7 @@ from core.workspace import SpecFolders, folders_for
 from flows.pool import FINISH, PREPARE, CpuPool, start_server, worker_count
 from tasks.extract import READ_IN_CHILD, SUPPORTED_SUFFIXES, extract_text
 from tasks.guard import GuardResult, guard_text, restore, route_engine
+from tasks.notify import Notifier, drafted_event, quarantined_event
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
 from tasks.render import render_draft
 
@@ -63,6 +64,7 @@ class BatchContext:
     # batch; None (the watcher) means every file is hashed.
     known: dict[tuple[str, str], tuple[int, int, str]] | None = None
     cpu: CpuPool | None = None  # worker processes for prepare / finish; None: this process
+    notifier: Notifier | None = None  # webhook sender (tasks/notify.py); None: no [notify] URL
 
     def folders(self, spec_id: str) -> SpecFolders:
         return folders_for(self.settings, self.specs[spec_id].spec)
@@ -77,6 +79,8 @@ class BatchContext:
         """Stop the workers and release the store (`wait=False`: threads may still be inside)."""
         if self.cpu is not None:
             self.cpu.close(wait=wait)
+        if self.notifier is not None:  # before the store goes: it records what it sent
+            self.notifier.close(None if wait else 0.0)
         if wait:
             self.store.dispose()
 
@@ -104,6 +108,7 @@ def open_batch(
         store=store,
         engine=engine or build_engine(settings),
         cpu=cpu,
+        notifier=Notifier.start_for(settings, store),
     )
 
 
@@ -218,6 +223,7 @@ def _quarantine_link(
         detail=refusal.detail,
         path=moved,
     )
+    _announce_quarantine(ctx, spec, f"link:{found.rel_nfc}", found, refusal.reason_ja)
     return DocumentOutcome(**base, status="quarantined", reason=refusal.reason_ja)
 
 
@@ -269,6 +275,8 @@ def _settle(
         ctx.store.mark_quarantined(
             claim.document_id, reason=refusal.reason_ja, detail=refusal.detail, path=moved
         )
+        spec = ctx.specs[found.spec_id].spec
+        _announce_quarantine(ctx, spec, claim.document_id, found, refusal.reason_ja)
         return DocumentOutcome(**base, status="quarantined", reason=refusal.reason_ja)
     except FileNotFoundError as e:
         # Moved away mid-way by a person: nothing is lost, and a later scan handles it if it returns.
@@ -385,6 +393,8 @@ def _draft(
         priority=FINISH,
     )
     minutes = spec.minutes_saved_estimate
+    # The draft as written, kept for retention (tasks/feedback.py): people edit the file itself.
+    ctx.store.keep_draft_text(document_id, paths.md.read_text(encoding="utf-8"))
     ctx.store.mark_drafted(
         document_id,
         draft_md=paths.md,
@@ -397,7 +407,26 @@ def _draft(
     )
     archived = archive_original(found.path, folders.archive, found.rel_nfc)
     ctx.store.mark_archived(document_id, archived)
+    if ctx.notifier is not None:
+        rel = folders.outbox.relative_to(ctx.settings.workspace).as_posix()
+        masked = made.guarded.file_name
+        ctx.notifier.announce(
+            drafted_event(spec, document_id, outbox_rel=rel, real_name=found.name_nfc,
+                          masked_name=masked, settings=ctx.settings)
+        )  # fmt: skip
     return DocumentOutcome(**base, status="drafted", draft=paths, minutes_saved=minutes)
+
+
+def _announce_quarantine(
+    ctx: BatchContext, spec: PromptSpec, key: int | str, found: DiscoveredFile, reason: str
+) -> None:
+    if ctx.notifier is None:
+        return
+    rel = ctx.folders(spec.id).quarantine.relative_to(ctx.settings.workspace).as_posix()
+    ctx.notifier.announce(
+        quarantined_event(spec, key, quarantine_rel=rel, real_name=found.name_nfc, reason=reason,
+                          settings=ctx.settings)
+    )  # fmt: skip
 
 
 def prepare(
