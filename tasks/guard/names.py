@@ -143,7 +143,7 @@ LATIN_CAPS = re.compile(r"[A-Z][A-Za-z]")
 
 
 def _clean_company(value: str) -> str:
-    value = _CO_LEAD.sub("", value.strip())
+    value = _CO_LEAD.sub("", value.strip().strip("・"))
     if _CO_FORM_IN.search(
         value
     ):  # 「東邦化成工業株式会社 情報システム部」: the client, not its unit
@@ -247,6 +247,22 @@ def _trim_entity(text: str) -> str:
     return text[start:end]
 
 
+# Latin words that are not anybody's name: formats, roles, common software, business
+# abbreviations (研修 OJT, AT 限定, BCP, PDCA...).
+_COMMON_LATIN_WORDS = """
+AI IT DX PC OS PDF CSV KPI ROI CEO CFO CTO COO HR PR QA QC ID URL API SNS GDP USB LED LCD
+DVD CD TV JIS ISO ERP CRM SaaS IoT ICT EC OEM FAQ PoC SDGs ESG IPO TOB GPS AR VR DNA RNA PCR
+ATM ETC LNG SUV EV HV PHV CO OK NG TEL FAX No Web WEB Excel Word PowerPoint Outlook Teams
+Zoom Slack Windows Mac Android Wi-Fi Bluetooth Email E-mail Mail PM AM Q&A UI UX SE IC BtoB
+BtoC MBA PhD Ph.D TOEIC TOEFL JR NPO NGO LLC Inc Co Ltd Corp Mr Mrs Ms Dr The and of for OJT
+AT MT BCP SLA QCD KY TPM MRP SCM WMS POS EDI CAD CAM NC CNC PLC FA IE VE JIT MBO PDCA BI DB
+SQL VPN LAN WAN CPU GPU RAM SSD HDD UPS RPA OCR MTG TODO ToDo FY YoY NDA MOU RFP RFQ PO SOW
+KGI OKR CS ES CX EX BPO SI SIer B2B B2C D2C DtoC ETA ETD ASAP FYI CC BCC RE FW JV IR CSR GHG
+QR NFC LTE HTML PHP XML JSON AWS GCP SDK CI VS Re Fwd
+"""
+COMMON_LATIN = frozenset(_COMMON_LATIN_WORDS.split())
+
+
 # GiNZA's labels (Sekine's extended named entities) for organisations of every kind: a client may
 # be labelled any of them (AIRDO as International_Organization), and privacy comes first.
 ORG_LABELS = frozenset(
@@ -282,13 +298,18 @@ def _org_worth_taking(ent: Any, value: str) -> bool:
     )
     if value.isascii() and (any(c.isdigit() for c in value) or re.search(r"[0-9\-－_/]", touching)):
         return False
-    if ent.label_ in _COMPANY_LABELS:
+    proper = [t for t in ent if "固有名詞" in t.tag_]
+    if proper and all("地名" in t.tag_ for t in proper) and not _CO_FORM_IN.search(value):
+        return False  # 「営業部 大阪」: a department and a place
+    if _CO_FORM_IN.search(value) or _COMPANY_SUFFIX.search(value) or proper:
         return True
-    return bool(
-        _CO_FORM_IN.search(value)
-        or _NAME_SCRIPT.search(value)
-        or any("固有名詞" in t.tag_ for t in ent)
-    )
+    if ent.label_ in _COMPANY_LABELS:
+        # Common nouns labelled Company (Aライン, BtoBメーカー) are the model guessing; a word in
+        # capitals (IBM) or in katakana alone is a name the dictionary does not know.
+        return any(re.fullmatch(r"[A-Z&]{2,}|[ァ-ヴー]{3,}", t.text) for t in ent) and not any(
+            t.text in COMMON_LATIN for t in ent
+        )
+    return bool(_NAME_SCRIPT.search(value))
 
 
 def ner_names(docs: Iterable[Doc]) -> tuple[set[str], set[str]]:
@@ -298,7 +319,7 @@ def ner_names(docs: Iterable[Doc]) -> tuple[set[str], set[str]]:
     for doc in docs:
         for ent in doc.ents:
             value = _trim_entity(ent.text)
-            if len(value) < 2 or value in NOT_NAMES:
+            if len(value) < 2 or value in NOT_NAMES or value in COMMON_LATIN:
                 continue
             if ent.label_ == "Person" and not _CO_FORM_IN.search(value):
                 persons.add(_TITLE_TRAIL.sub("", value) or value)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tasks.guard.names import HONORIFIC, NOT_NAMES, TITLE_WORDS
+from tasks.guard.names import COMMON_LATIN, HONORIFIC, NOT_NAMES, TITLE_WORDS
 from tasks.guard.spans import Span
 
 if TYPE_CHECKING:
@@ -47,120 +47,6 @@ _CAPITALISED = re.compile(r"^[A-ZＡ-Ｚ][a-zａ-ｚ'’-]{2,}$")
 _INITIAL = re.compile(r"^[A-ZＡ-Ｚ]\.?$")
 _KANJI_ONLY = re.compile(r"^[一-龥々〆ヶ]+$")
 _JOINERS = {"・", "＝", "=", "-", "‐", "･"}
-# Latin words that are not anybody's name (formats, roles, common tech words).
-COMMON_LATIN = frozenset(
-    [
-        "AI",
-        "IT",
-        "DX",
-        "PC",
-        "OS",
-        "PDF",
-        "CSV",
-        "KPI",
-        "ROI",
-        "CEO",
-        "CFO",
-        "CTO",
-        "COO",
-        "HR",
-        "PR",
-        "QA",
-        "QC",
-        "ID",
-        "URL",
-        "API",
-        "SNS",
-        "GDP",
-        "USB",
-        "LED",
-        "LCD",
-        "DVD",
-        "CD",
-        "TV",
-        "JIS",
-        "ISO",
-        "ERP",
-        "CRM",
-        "SaaS",
-        "IoT",
-        "ICT",
-        "EC",
-        "OEM",
-        "FAQ",
-        "PoC",
-        "SDGs",
-        "ESG",
-        "IPO",
-        "TOB",
-        "GPS",
-        "AR",
-        "VR",
-        "DNA",
-        "RNA",
-        "PCR",
-        "ATM",
-        "ETC",
-        "LNG",
-        "SUV",
-        "EV",
-        "HV",
-        "PHV",
-        "CO",
-        "OK",
-        "NG",
-        "TEL",
-        "FAX",
-        "No",
-        "Web",
-        "WEB",
-        "Excel",
-        "Word",
-        "PowerPoint",
-        "Outlook",
-        "Teams",
-        "Zoom",
-        "Slack",
-        "Windows",
-        "Mac",
-        "Android",
-        "Wi-Fi",
-        "Bluetooth",
-        "Email",
-        "E-mail",
-        "Mail",
-        "PM",
-        "AM",
-        "Q&A",
-        "UI",
-        "UX",
-        "SE",
-        "IC",
-        "BtoB",
-        "BtoC",
-        "MBA",
-        "PhD",
-        "Ph.D",
-        "TOEIC",
-        "TOEFL",
-        "JR",
-        "NPO",
-        "NGO",
-        "LLC",
-        "Inc",
-        "Co",
-        "Ltd",
-        "Corp",
-        "Mr",
-        "Mrs",
-        "Ms",
-        "Dr",
-        "The",
-        "and",
-        "of",
-        "for",
-    ]
-)
 
 
 @dataclass
@@ -307,8 +193,16 @@ def classify(unit: Unit) -> str | None:
         return "person"
     if len(toks) > 1 and all(_LATIN.match(t.text) for t in toks):
         return "person"  # Steve Jobs; Latin companies mostly carry an ending (Inc, Group)
-    if all(_place(t) for t in toks if _proper(t)) and any(_proper(t) for t in toks):
-        return None if not any(_script(t) and not _proper(t) for t in toks) else "company"
+    places = [t for t in toks if _proper(t)]
+    if (
+        places
+        and all(_place(t) for t in places)
+        and not any(_CAPITALS.match(t.text) for t in places)
+    ):
+        return None  # 関西, 関西エリア: a place (USスチール is not)
+    parts = [t for t in toks if t.text not in _JOINERS]
+    if len(parts) > 1 and all(t.text in COMMON_LATIN for t in parts):
+        return None  # Excel・PowerPoint
     if any(_proper(t) for t in toks):
         return "company" if any(_script(t) for t in toks) else "proper_noun"
     # Not in the dictionary as a proper noun: capitals (IHG) or a capitalised word (Apple).
