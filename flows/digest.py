@@ -28,6 +28,7 @@ from kpi.metrics import (
     spec_infos,
     week_label,
 )
+from tasks.notify import announce_now, digest_event
 
 
 def previous_week(timezone: str) -> str:
@@ -51,6 +52,15 @@ def send_week(
         return send_digest(
             store, settings.smtp, mail, recipients_for(settings.digest, report), resend=resend
         )
+
+
+def announce_week(settings: Settings, mail: DigestMail) -> None:
+    """The digest's headline to the webhook (`[notify]`), once per week (recorded in the store)."""
+    if not settings.notify.configured():
+        return
+    with Store.open(settings) as store:
+        event = digest_event(mail.week, mail.subject, settings.digest.catalog_url)
+        announce_now(settings, store, event)
 
 
 def _publish_nowhere(report: KpiReport, mail: DigestMail) -> None:
@@ -84,6 +94,7 @@ def weekly_digest(
     send: bool,
     resend: bool = False,
     steps: DigestSteps = PLAIN_STEPS,
+    announce: bool = False,
 ) -> DigestOutcome:
     """Report, mail and (with `send`) the exactly-once send of one ISO week's digest.
 
@@ -94,4 +105,6 @@ def weekly_digest(
     mail = build_digest(report, settings.digest.catalog_url)
     steps.publish(report, mail)
     sent = steps.send(settings, report, mail, resend) if send else None
+    if send or announce:
+        announce_week(settings, mail)
     return DigestOutcome(report=report, mail=mail, sent=sent)

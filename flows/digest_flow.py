@@ -88,5 +88,6 @@ def digest_flow(
         send=sending,
         resend=resend,
         steps=PREFECT_STEPS,
+        announce=True,  # the headline goes to the webhook even where no SMTP is configured
     )
     return outcome.sent.status if outcome.sent else None

@@ -122,7 +122,7 @@ def quarantined_event(
 
 def digest_event(week: str, headline: str, link: str | None = None) -> Event:
     """The weekly digest's headline, for the default channel."""
-    title = f"teichaku 週次ダイジェスト {week}"
+    title = f"teichaku 週次レポート {week}"
     text = f"{title}: {headline}" + (f" プロンプト集: {link}" if link else "")
     return Event(f"digest:{week}", "digest", None, None, title, text, (("週", week),))
 
