@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -517,6 +518,12 @@ class Settings(BaseSettings):
     @property
     def state_dir(self) -> Path:
         return self.workspace / STATE_DIR
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The workspace's time zone (digest.timezone): every time a person reads is shown in it
+        (drafts, .error.txt, the CLI, the digest), not the machine's."""
+        return ZoneInfo(self.digest.timezone)
 
     @property
     def engine(self) -> str:

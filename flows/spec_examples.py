@@ -108,7 +108,7 @@ def run_case(
     result.engine, result.model = made.result.engine, made.result.model
     result.output = made.output
     result.needs_review = made.result.needs_review_reason
-    result.meta = made.meta(spec, case.input)
+    result.meta = made.meta(spec, case.input, settings.zone)
     try:
         result.body = render_jinja(
             spec.render_template, out=made.output, meta=result.meta.model_dump(), spec=spec

@@ -210,7 +210,7 @@ def render_catalog(
 
     env = _env()
     common = {
-        "generated_at": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "generated_at": datetime.now(settings.zone).strftime("%Y-%m-%d %H:%M %Z"),
         "workspace": str(settings.workspace),
         "kpi_note": kpi_note,
         "total_minutes": sum(e.kpi.minutes_saved_est for e in entries),

@@ -18,12 +18,12 @@ import shutil
 import time
 import unicodedata
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path, PurePosixPath
 
 from core.errors import Refusal
 from core.models import DraftPaths, RenderedDraft
-from tasks.render import DOC_MARKER_RE, clean_text
+from tasks.render import DOC_MARKER_RE, clean_text, format_time
 
 MD_SUFFIX = ".draft.md"
 # What OCR read, beside the draft of a scan or photo, so a reviewer can compare it with the paper.
@@ -371,8 +371,9 @@ def archive_original(path: Path, archive_dir: Path, rel_name: str) -> Path:
     return _move(path, archive_dir, rel_name)
 
 
-def _error_report(refusal: Refusal, rel_name: str, moved: Path) -> str:
-    now = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+def _error_report(refusal: Refusal, rel_name: str, moved: Path, zone: tzinfo | None) -> str:
+    # The workspace's zone (Settings.zone), as the digest speaks it; not the machine's UTC.
+    now = format_time(datetime.now(zone) if zone else datetime.now().astimezone(), seconds=True)
     lines = [
         "このファイルは AI 下書きの対象にできませんでした。",
         "",
@@ -399,14 +400,22 @@ def _error_report(refusal: Refusal, rel_name: str, moved: Path) -> str:
     return "\r\n".join(lines)
 
 
-def quarantine_file(path: Path, quarantine_dir: Path, rel_name: str, refusal: Refusal) -> Path:
-    """Move a refused file into quarantine and put '<name>.error.txt' beside it; return the file."""
+def quarantine_file(
+    path: Path,
+    quarantine_dir: Path,
+    rel_name: str,
+    refusal: Refusal,
+    *,
+    zone: tzinfo | None = None,
+) -> Path:
+    """Move a refused file into quarantine and put '<name>.error.txt' beside it (its time in
+    `zone`, the workspace's); return the file."""
     moved = _move(path, quarantine_dir, rel_name)
     err_name = moved.name + ERROR_SUFFIX
     if _nbytes(err_name) > NAME_MAX_BYTES:
         # NAME_TOO_LONG refusals are exactly the names that would not fit with our suffix.
         err_name = _fit(moved.name, ERROR_SUFFIX, NAME_MAX_BYTES, key=moved.name) + ERROR_SUFFIX
     # BOM + CRLF: Notepad on older Windows guesses Shift_JIS without the BOM and shows mojibake.
-    data = _error_report(refusal, rel_name, moved).encode("utf-8-sig")
+    data = _error_report(refusal, rel_name, moved, zone).encode("utf-8-sig")
     atomic_write(moved.with_name(err_name), data)
     return moved

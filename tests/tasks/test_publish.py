@@ -6,7 +6,9 @@ import hashlib
 import io
 import os
 import unicodedata
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from docx import Document
@@ -334,6 +336,19 @@ def test_quarantine_moves_and_writes_reason(tmp_path):
     assert "encrypted" in text and "AES-256" in text
     assert "\r\n" in text
     assert not any(n.endswith(".tmp") for n in visible(dst.parent))
+
+
+def test_quarantine_time_is_in_the_workspace_zone(tmp_path):
+    # The machine may run in UTC; the person reads the workspace's time (Settings.zone).
+    src = make_original(tmp_path / "in", "a.txt", b"")
+    refusal = Refusal(RefusalKind.EMPTY, "0 bytes")
+    dst = quarantine_file(src, tmp_path / "q", "a.txt", refusal, zone=ZoneInfo("Asia/Tokyo"))
+    text = read_error(dst.with_name("a.txt.error.txt"))
+    when = text.split("■ 日時")[1].split()[:3]
+    assert when[2] == "JST"
+    stamp = datetime.strptime(" ".join(when[:2]), "%Y-%m-%d %H:%M:%S")
+    now = datetime.now(ZoneInfo("Asia/Tokyo")).replace(tzinfo=None)
+    assert abs((now - stamp).total_seconds()) < 120
 
 
 def test_quarantine_custom_reason_and_control_chars_in_detail(tmp_path):
