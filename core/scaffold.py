@@ -11,6 +11,7 @@ Ground layer: imports only `core`.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,7 @@ class Scaffold:
     spec_path: Path
     examples: Path
     copied_from: Path | None = None  # a built-in spec copied to be overridden
+    form: Path | None = None  # the company form copied beside the spec (word_template)
 
 
 def parse_spec_id(spec_id: str) -> tuple[str, str]:
@@ -84,9 +86,32 @@ def render_spec(
     )
 
 
+_FORM_LINE = re.compile(r"^word_template:.*$", re.M)
+_FORM_COMMENT = "# 社内様式（Word）: 下書きはこの様式に差し込んで作ります（タグは {{ 出力項目名 }} と meta.〜）。\n"
+
+
+def copy_form(spec_path: Path, form: Path) -> Path:
+    """Copy a company form (.docx) beside the spec and point `word_template` at the copy."""
+    if form.suffix.lower() != ".docx" or not form.is_file():
+        raise ConfigError(f"{form}: Word の様式ファイル（.docx）を指定してください。")
+    dest = spec_path.parent / form.name
+    if dest.resolve() != form.resolve():
+        shutil.copyfile(form, dest)
+    text = spec_path.read_text(encoding="utf-8")
+    line = f"word_template: {_yaml_str(form.name)}"
+    if _FORM_LINE.search(text):
+        text = _FORM_LINE.sub(lambda _: line, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n" + _FORM_COMMENT + line + "\n"
+    spec_path.write_text(text, encoding="utf-8")
+    return dest
+
+
 def _copy_builtin(builtin: LoadedSpec, spec_path: Path, examples: Path) -> Scaffold:
     header = _COPY_HEADER.format(spec_id=builtin.spec.id)
     spec_path.write_text(header + builtin.path.read_text(encoding="utf-8"), encoding="utf-8")
+    if builtin.spec.form_path is not None and builtin.spec.form_path.is_file():
+        shutil.copyfile(builtin.spec.form_path, spec_path.parent / builtin.spec.form_path.name)
     src_examples = examples_dir(builtin)
     if src_examples.is_dir():
         shutil.copytree(src_examples, examples)
@@ -103,11 +128,27 @@ def scaffold_spec(
     department_name: str | None = None,
     document_name: str | None = None,
     title: str | None = None,
+    form: Path | None = None,
 ) -> Scaffold:
     """Write a commented spec and its examples into `<workspace>/prompt_specs/`.
 
     An id that is built in is copied (spec and examples) so the workspace can override it.
+    `form`: a company Word form copied beside the spec as its `word_template`.
     """
+    made = _scaffold(workspace, spec_id, existing, department_name, document_name, title)
+    if form is not None:
+        made.form = copy_form(made.spec_path, form)
+    return made
+
+
+def _scaffold(
+    workspace: Path,
+    spec_id: str,
+    existing: list[LoadedSpec],
+    department_name: str | None,
+    document_name: str | None,
+    title: str | None,
+) -> Scaffold:
     dept, doc = parse_spec_id(spec_id)
     spec_path = workspace / "prompt_specs" / dept / f"{doc}.yaml"
     examples = spec_path.with_suffix(EXAMPLES_SUFFIX)

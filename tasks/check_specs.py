@@ -4,9 +4,11 @@ Each problem names the file, the field (`output.1.max_char`) or the template lin
 (`render_template line 3 (file line 88)`), and says in Japanese what to do. Checks: the schema,
 `user_template` and `render_template` rendered with StrictUndefined against an empty and a
 filled output, every output field shown by the draft, table column names, two specs claiming
-one folder, and the examples (their schema, input files, section names).
+one folder, the examples (their schema, input files, section names), and a company form
+(`word_template`: every tag an output field or meta.*, rendered against an empty and a filled
+output with no tag left).
 
-A step: imports only `core`.
+A step: imports `core`, and `tasks.render.form` to render a form the way a draft does.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from core.examples import (
 )
 from core.specs import _IDENT, BUILTIN_SPEC_DIR, OutputField, PromptSpec, load_spec_file
 from core.templating import render as render_jinja
+from tasks.render.form import check_form
 
 Origin = Literal["builtin", "workspace"]
 
@@ -214,6 +217,27 @@ def _check_templates(path: Path, spec: PromptSpec) -> list[Problem]:
     return problems
 
 
+def _check_form(path: Path, spec: PromptSpec) -> list[Problem]:
+    """The company form: it is there, and each of its tags names an output field or meta.*"""
+    form = spec.form_path
+    if form is None:
+        return []
+    if not form.is_file():
+        return [
+            Problem(
+                path,
+                "word_template",
+                f"{spec.word_template} が見つかりません（{form}）",
+                "様式ファイル（.docx）を仕様ファイルと同じフォルダに置くか、word_template のファイル名を直してください。",
+            )
+        ]
+    hint = "様式のタグを出力項目の名前（output の name）か meta.〜 に直してから、もう一度確認してください。"
+    return [
+        Problem(form, "word_template", msg, hint)
+        for msg in check_form(form, spec, draft_meta(spec))
+    ]
+
+
 # -- fields and folders --------------------------------------------------------------------------
 
 
@@ -383,5 +407,6 @@ def validate_specs(workspace: Path | None) -> ValidationReport:
         if effective.get(spec.id) == path:
             report.problems += _check_fields(path, spec, taken)
         report.problems += _check_templates(path, spec)
+        report.problems += _check_form(path, spec)
         report.problems += _check_examples(path, spec)
     return report

@@ -200,7 +200,7 @@ def left_tags(data: bytes) -> list[str]:
 
 
 def check_form(path: Path, spec: PromptSpec, meta: DraftMeta) -> list[str]:
-    """Problems with a spec's form, in Japanese, each naming the form's file; [] when it is fine.
+    """Problems with a spec's form, in Japanese (the caller names the file); [] when it is fine.
 
     Every tag must be an output field or meta.<key>, and the form must render against an empty
     and a filled output with no tag left."""
@@ -212,12 +212,12 @@ def check_form(path: Path, spec: PromptSpec, meta: DraftMeta) -> list[str]:
     problems = [_unknown(n, [*fields, "meta"], "") for n in sorted(names - {*fields, "meta"})]
     problems += [_unknown(k, list(META_KEYS), "meta.") for k in sorted(keys - set(META_KEYS))]
     if problems:
-        return [f"{path.name}: {p}" for p in problems]
+        return problems
     for filled in (False, True):
         try:
             data = render_form(path, spec, _sample_output(spec, filled), meta)
         except ConfigError as e:
             return [str(e)]
         if left := left_tags(data):
-            return [f"{path.name}: 差し込み後もタグが残っています（{', '.join(left)}）。"]
+            return [f"差し込み後もタグが残っています（{', '.join(left)}）。"]
     return []

@@ -85,6 +85,14 @@ def specs_new(
     title: Annotated[
         str | None, typer.Option(help="Japanese title shown in lists and the catalogue.")
     ] = None,
+    form: Annotated[
+        Path | None,
+        typer.Option(
+            "--form",
+            help="A company Word form (.docx with docxtpl tags) to copy beside the spec as its "
+            "word_template: drafts then come back as that form filled in.",
+        ),
+    ] = None,
 ) -> None:
     """Scaffold a spec (commented in Japanese) and its examples in the workspace's prompt_specs/."""
     from core.scaffold import scaffold_spec  # jinja2 + spec schema: ~0.2 s, only for `new`
@@ -97,6 +105,7 @@ def specs_new(
         department_name=department_name,
         document_name=document_name,
         title=title,
+        form=form.expanduser().resolve() if form else None,
     )
     if made.copied_from:
         console.print(
@@ -106,6 +115,8 @@ def specs_new(
     else:
         console.print(f"[green]仕様の雛形を作りました:[/] {made.spec_path}", soft_wrap=True)
     console.print(f"  例フォルダ: {made.examples}", soft_wrap=True, highlight=False)
+    if made.form:
+        console.print(f"  社内様式: {made.form}", soft_wrap=True, highlight=False)
     console.print(
         "次の手順:\n"
         f"  1. {made.spec_path.name} を部署の業務に合わせて書き換える\n"
