@@ -129,6 +129,19 @@ class DraftMeta(_Model):
     source_heading: str | None = None  # the source's own title line, for the draft's title
 
 
+class FeedbackTally(_Model):
+    """The verdicts one batch's feedback scan recorded (drafts moved into 採用 / 不採用)."""
+
+    adopted: int = 0
+    rejected: int = 0
+    minutes_reports: int = 0  # adopted verdicts that said how many minutes were spent (採用/20分/)
+    minutes_total: float = 0.0
+
+    @property
+    def recorded(self) -> int:
+        return self.adopted + self.rejected
+
+
 class BatchSummary(_Model):
     """The closing summary of one intake run."""
 
@@ -138,6 +151,7 @@ class BatchSummary(_Model):
     outcomes: list[DocumentOutcome] = Field(default_factory=list)
     stopped_reason: str | None = None  # set when the batch had to stop (e.g. quota exhausted)
     seconds: float = 0.0
+    feedback: FeedbackTally = Field(default_factory=FeedbackTally)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)

@@ -16,12 +16,14 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from core.errors import EngineUnavailable
-from core.models import BatchSummary, DiscoveredFile, DocumentOutcome
+from core.models import BatchSummary, DiscoveredFile, DocumentOutcome, FeedbackTally
 from core.settings import Settings
 from core.specs import load_specs
+from core.store import Store, utcnow
 from flows.document import BatchContext, inboxes, open_batch, process_document
 from tasks.discover import discover
 
@@ -71,6 +73,23 @@ def collect(
     return outcomes, stopped
 
 
+def feedback_tally(store: Store, since: datetime) -> FeedbackTally:
+    """What the feedback scan recorded since `since` (folder verdicts new or changed), so the
+    person who moved drafts into 採用 / 不採用 sees that it counted."""
+    tally = FeedbackTally()
+    for f in store.feedback():
+        if f.source != "folder" or f.updated_at < since:
+            continue
+        if f.verdict == "adopted":
+            tally.adopted += 1
+            if f.minutes_spent is not None:
+                tally.minutes_reports += 1
+                tally.minutes_total += f.minutes_spent
+        else:
+            tally.rejected += 1
+    return tally
+
+
 def run_batch(settings: Settings, steps: Steps) -> BatchSummary:
     """Process every ready document in the workspace once (the body of both runners)."""
     started = time.monotonic()
@@ -78,7 +97,9 @@ def run_batch(settings: Settings, steps: Steps) -> BatchSummary:
     ctx.on_done = lambda o: [cb(o) for cb in PROGRESS]
     try:
         # 採用/不採用 moves since the last run count before this run's new drafts.
+        since = utcnow()
         steps.scan_feedback(settings, list(ctx.specs.values()), ctx.store)
+        tally = feedback_tally(ctx.store, since)
         found = steps.discover(ctx)
         ctx.known = ctx.store.known_files()
         for cb in DISCOVERED:
@@ -95,6 +116,7 @@ def run_batch(settings: Settings, steps: Steps) -> BatchSummary:
         outcomes=outcomes,
         stopped_reason=stopped,
         seconds=time.monotonic() - started,
+        feedback=tally,
     )
 
 

@@ -248,6 +248,8 @@ def render_markdown(report: KpiReport, catalog_url: str | None = None) -> str:
         "",
         f"## 月間活用ランキング（{month_title(report)}）",
         "",
+        f"順位: {report.ranking_order}",
+        "",
         _md_row(["順位", "部署", "下書き", "採用", "確定(時間)"]),
         _md_row(["---"] * 5),
     ]

@@ -360,6 +360,9 @@ class KpiReport(BaseModel):
     )
     trend: list[TrendPoint]
     ranking: list[RankingRow]
+    ranking_order: str = Field(
+        "確定削減時間の多い順、同じなら下書き件数の多い順", description="What the ranking ranks by"
+    )
     success_cases: list[SuccessCase]
     suggestions: list[RolloutSuggestion]
     people: list[PersonRow] | None = None
@@ -600,14 +603,15 @@ def _trend(w: _Week) -> list[TrendPoint]:
 
 
 def _ranking(w: _Week) -> list[RankingRow]:
-    """月間活用ランキング: departments by use in the week's month up to its end; ties share a rank."""
+    """月間活用ランキング: departments by what the month's drafts really saved (confirmed hours),
+    then by use (drafts), up to the week's end; ties share a rank. RANKING_ORDER says so."""
     in_month = w.upto[w.upto["month"] == w.month]
     ranked = sorted(
         ((d, _figures(in_month[in_month["department"] == d])) for d in w.departments),
         key=lambda t: (
+            -t[1].hours_saved_confirmed,
             -t[1].drafts,
             -t[1].adopted,
-            -t[1].hours_saved_confirmed,
             -t[1].hours_saved_est,
             t[0],
         ),
@@ -615,8 +619,8 @@ def _ranking(w: _Week) -> list[RankingRow]:
     ranking: list[RankingRow] = []
     for i, (d, f) in enumerate(ranked):
         prev = ranking[-1] if ranking else None
-        same = prev is not None and (prev.drafts, prev.adopted, prev.hours_saved_confirmed, prev.hours_saved_est) == (
-            f.drafts, f.adopted, f.hours_saved_confirmed, f.hours_saved_est)  # fmt: skip
+        same = prev is not None and (prev.hours_saved_confirmed, prev.drafts, prev.adopted, prev.hours_saved_est) == (
+            f.hours_saved_confirmed, f.drafts, f.adopted, f.hours_saved_est)  # fmt: skip
         ranking.append(
             RankingRow(
                 rank=prev.rank if same and prev else i + 1,

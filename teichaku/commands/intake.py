@@ -87,6 +87,16 @@ class _quiet_prefect_exit:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def feedback_line(tally) -> str:  # tally: core.models.FeedbackTally
+    """「採用 3 件・不採用 1 件（所要時間の報告 2 件・計 35 分）」, or なし."""
+    if not tally.recorded:
+        return "なし（採用/・不採用/ に移した下書きはありません）"
+    text = f"採用 {tally.adopted} 件・不採用 {tally.rejected} 件"
+    if tally.minutes_reports:
+        text += f"（所要時間の報告 {tally.minutes_reports} 件・計 {tally.minutes_total:.0f} 分）"
+    return text
+
+
 def _print_summary(summary, settings) -> None:
     from rich.table import Table
 
@@ -103,6 +113,8 @@ def _print_summary(summary, settings) -> None:
         t.add_row(label, str(summary.count(status)))
     t.add_row("推定削減時間 minutes saved (est.)", f"{summary.minutes_saved:.0f} 分")
     console.print(t)
+    # A line of its own: in a table cell it wraps mid-phrase on an 80-column terminal.
+    console.print(f"フィードバック記録 / feedback recorded: {feedback_line(summary.feedback)}")
     mode = settings.orchestration.resolved()
     where = (
         "Prefect (flow run in the Prefect UI)"

@@ -97,9 +97,33 @@ def _print_report(report: KpiReport) -> None:
             f"{r.tokens:,}",
         )
     console.print(t)
+    _print_ranking(report)
     console.print(
         "推定 = 仕様の基準時間 - 確認時間（全下書き）。確定 = 採用の報告があった下書きのみ。"
     )
+
+
+def _print_ranking(report: KpiReport) -> None:
+    from rich.table import Table
+
+    from kpi.digest import hours, month_title
+
+    t = Table(
+        title=f"月間活用ランキング（{month_title(report)}）/ monthly ranking",
+        caption=f"順位: {report.ranking_order}",
+    )
+    for col in ("順位", "部署", "確定(時間)", "下書き", "採用", "推定(時間)"):
+        t.add_column(col, justify="left" if col == "部署" else "right")
+    for r in report.ranking:
+        t.add_row(
+            f"{r.rank}位",
+            r.department_name,
+            hours(r.hours_saved_confirmed),
+            str(r.drafts),
+            str(r.adopted),
+            hours(r.hours_saved_est),
+        )
+    console.print(t)
 
 
 def _print_totals(report: KpiReport) -> None:
