@@ -43,7 +43,11 @@ def test_bench_script_runs_the_real_cli_and_reports() -> None:
     assert saturate["exit_code"] == 0, saturate["notes"]
     assert saturate["outcomes"]["draft_files"] == 8 and saturate["outcomes"]["left_in_inbox"] == 0
     assert saturate["requests"] == 8
-    for key in ("whole_ratio", "window_ratio", "docs_per_s", "peak_rss_mb"):
+    for key in ("whole_ratio", "window_ratio", "docs_per_s", "peak_rss_mb", "cpu_ms_per_doc"):
         assert saturate[key] > 0
+    # The tree's CPU is reaped exactly (subreaper): at least what the main process alone spends
+    # importing, and the first model call comes after the process started.
+    assert saturate["cpu_ms_per_doc"] * saturate["n"] > 300
+    assert 0 < saturate["first_call_s"] < saturate["whole_s"]
     discovery = next(x for x in rows if x["scenario"] == "discovery")
     assert discovery["files"] == 200 and discovery["known"] == 20
