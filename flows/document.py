@@ -4,7 +4,7 @@
 flows/intake.py) call it on plain threads, which keeps orchestration overhead off the hot path.
 
 The document's thread stays in this process and waits on the network; the CPU-heavy halves on
-either side of the model call (`prepare`: extract + guard, `finish`: render + write) run in the
+either side of the model call (`prepare`: extract + guard, `render_output`: render) run in the
 batch's worker processes (flows/pool.py) when it has them, as the same plain functions.
 
 Crash safety comes from the order: the draft is written atomically, then recorded, then the
@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,10 +29,10 @@ from core.models import (
     DiscoveredFile,
     DocumentOutcome,
     DraftMeta,
-    DraftPaths,
     ExtractedDocument,
     GenerationResult,
     RefusalKind,
+    RenderedDraft,
 )
 from core.settings import Settings, check_store_location
 from core.specs import LoadedSpec, PromptSpec
@@ -43,7 +43,7 @@ from tasks.extract import READ_IN_CHILD, SUPPORTED_SUFFIXES, extract_text
 from tasks.guard import GuardResult, guard_text, restore, route_engine
 from tasks.notify import Notifier, drafted_event, quarantined_event
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
-from tasks.render import render_draft, source_heading
+from tasks.render import render_draft
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ class BatchContext:
     # (spec, rel_path) -> (size, mtime_ns, hash) of drafted files (Store.known_files), loaded once per
     # batch; None (the watcher) means every file is hashed.
     known: dict[tuple[str, str], tuple[int, int, str]] | None = None
-    cpu: CpuPool | None = None  # worker processes for prepare / finish; None: this process
+    cpu: CpuPool | None = None  # worker processes for prepare / render_output; None: this process
     notifier: Notifier | None = None  # webhook sender (tasks/notify.py); None: no [notify] URL
 
     def folders(self, spec_id: str) -> SpecFolders:
@@ -92,7 +92,7 @@ def open_batch(
 
     `warm` starts loading GiNZA and the PDF reader in the background, so every consumer (batch,
     watcher) has them ready before its first document instead of inside it."""
-    # Here: the workers import this module for prepare/finish and never build an engine (the
+    # Here: the workers import this module for prepare/render_output and never build an engine (the
     # offline engine's patterns: 0.1-0.3 s, python -X importtime).
     from tasks.generate import build_engine
 
@@ -211,9 +211,7 @@ def _quarantine_link(
     base: dict[str, str],
 ) -> DocumentOutcome:
     refusal = Refusal(RefusalKind.LINK_OUTSIDE, "symlink resolving outside the workspace")
-    moved = quarantine_file(
-        found.path, folders.quarantine, found.rel_nfc, refusal, zone=ctx.settings.zone
-    )
+    moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
     ctx.store.record_refusal(
         spec_id=spec.id,
         spec_version=spec.version,
@@ -273,9 +271,7 @@ def _settle(
     try:
         return _draft(found, read_path, ctx, folders, claim.document_id, claim.draft_stem, base)
     except Refusal as refusal:
-        moved = quarantine_file(
-            found.path, folders.quarantine, found.rel_nfc, refusal, zone=ctx.settings.zone
-        )
+        moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
         ctx.store.mark_quarantined(
             claim.document_id, reason=refusal.reason_ja, detail=refusal.detail, path=moved
         )
@@ -306,9 +302,8 @@ class Produced:
     result: GenerationResult
     output: dict[str, Any]
 
-    def meta(self, spec: PromptSpec, source_name: str, zone: tzinfo | None = None) -> DraftMeta:
-        """The draft's provenance: source, spec, engine, and every warning a reviewer must see;
-        the time in the workspace's zone (`zone`, Settings.zone), the source's own title."""
+    def meta(self, spec: PromptSpec, source_name: str) -> DraftMeta:
+        """The draft's provenance: source, spec, engine, and every warning a reviewer must see."""
         return DraftMeta(
             source_name=source_name,
             spec_id=spec.id,
@@ -317,11 +312,10 @@ class Produced:
             department_name=spec.department_name,
             engine=self.result.engine,
             model=self.result.model,
-            created_at=datetime.now(zone).replace(microsecond=0),
+            created_at=datetime.now().replace(microsecond=0),
             offline=self.result.engine == "offline",
             warnings=[*self.extracted.warnings, *self.guarded.warnings],
             needs_review_reason=self.result.needs_review_reason,
-            source_heading=source_heading(self.extracted.text),
         )
 
 
@@ -387,17 +381,11 @@ def _draft(
     stem = reserved_stem or unique_stem(folders.outbox, safe_stem(found.name_nfc))
     if reserved_stem is None:
         ctx.store.reserve_stem(document_id, stem)
-    meta = made.meta(spec, found.name_nfc, ctx.settings.zone)
-    paths = ctx.run(
-        finish,
-        spec,
-        made.output,
-        meta,
-        stem,
-        folders.outbox,
-        made.extracted.ocr_text,
-        priority=FINISH,
-    )
+    meta = made.meta(spec, found.name_nfc)
+    rendered = ctx.run(render_output, spec, made.output, meta, stem, priority=FINISH)
+    # Written on this thread, not in the worker: the three fsyncs wait on the disk, and a CPU
+    # worker waiting on them guards and renders nothing meanwhile. Same atomic write, same order.
+    paths = write_draft(rendered, folders.outbox, ocr_text=made.extracted.ocr_text)
     minutes = spec.minutes_saved_estimate
     # The draft as written, kept for retention (tasks/feedback.py): people edit the file itself.
     ctx.store.keep_draft_text(document_id, paths.md.read_text(encoding="utf-8"))
@@ -448,13 +436,8 @@ def prepare(
     return extracted, guard_text(extracted.text, spec, settings, file_name=file_name)
 
 
-def finish(
-    spec: PromptSpec,
-    output: dict[str, Any],
-    meta: DraftMeta,
-    stem: str,
-    outbox: Path,
-    ocr_text: str | None = None,
-) -> DraftPaths:
-    """Render the draft and write it atomically into the outbox (with what OCR read, if any)."""
-    return write_draft(render_draft(spec, output, meta, stem=stem), outbox, ocr_text=ocr_text)
+def render_output(
+    spec: PromptSpec, output: dict[str, Any], meta: DraftMeta, stem: str
+) -> RenderedDraft:
+    """Render the draft (.docx and .md): the CPU half after the model call. The caller writes it."""
+    return render_draft(spec, output, meta, stem=stem)
