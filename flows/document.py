@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +43,7 @@ from tasks.extract import READ_IN_CHILD, SUPPORTED_SUFFIXES, extract_text
 from tasks.guard import GuardResult, guard_text, restore, route_engine
 from tasks.notify import Notifier, drafted_event, quarantined_event
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
-from tasks.render import render_draft
+from tasks.render import render_draft, source_heading
 
 T = TypeVar("T")
 
@@ -211,7 +211,9 @@ def _quarantine_link(
     base: dict[str, str],
 ) -> DocumentOutcome:
     refusal = Refusal(RefusalKind.LINK_OUTSIDE, "symlink resolving outside the workspace")
-    moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
+    moved = quarantine_file(
+        found.path, folders.quarantine, found.rel_nfc, refusal, zone=ctx.settings.zone
+    )
     ctx.store.record_refusal(
         spec_id=spec.id,
         spec_version=spec.version,
@@ -271,7 +273,9 @@ def _settle(
     try:
         return _draft(found, read_path, ctx, folders, claim.document_id, claim.draft_stem, base)
     except Refusal as refusal:
-        moved = quarantine_file(found.path, folders.quarantine, found.rel_nfc, refusal)
+        moved = quarantine_file(
+            found.path, folders.quarantine, found.rel_nfc, refusal, zone=ctx.settings.zone
+        )
         ctx.store.mark_quarantined(
             claim.document_id, reason=refusal.reason_ja, detail=refusal.detail, path=moved
         )
@@ -302,8 +306,9 @@ class Produced:
     result: GenerationResult
     output: dict[str, Any]
 
-    def meta(self, spec: PromptSpec, source_name: str) -> DraftMeta:
-        """The draft's provenance: source, spec, engine, and every warning a reviewer must see."""
+    def meta(self, spec: PromptSpec, source_name: str, zone: tzinfo | None = None) -> DraftMeta:
+        """The draft's provenance: source, spec, engine, and every warning a reviewer must see;
+        the time in the workspace's zone (`zone`, Settings.zone), the source's own title."""
         return DraftMeta(
             source_name=source_name,
             spec_id=spec.id,
@@ -312,10 +317,11 @@ class Produced:
             department_name=spec.department_name,
             engine=self.result.engine,
             model=self.result.model,
-            created_at=datetime.now().replace(microsecond=0),
+            created_at=datetime.now(zone).replace(microsecond=0),
             offline=self.result.engine == "offline",
             warnings=[*self.extracted.warnings, *self.guarded.warnings],
             needs_review_reason=self.result.needs_review_reason,
+            source_heading=source_heading(self.extracted.text),
         )
 
 
@@ -381,7 +387,7 @@ def _draft(
     stem = reserved_stem or unique_stem(folders.outbox, safe_stem(found.name_nfc))
     if reserved_stem is None:
         ctx.store.reserve_stem(document_id, stem)
-    meta = made.meta(spec, found.name_nfc)
+    meta = made.meta(spec, found.name_nfc, ctx.settings.zone)
     rendered = ctx.run(render_output, spec, made.output, meta, stem, priority=FINISH)
     # Written on this thread, not in the worker: the three fsyncs wait on the disk, and a CPU
     # worker waiting on them guards and renders nothing meanwhile. Same atomic write, same order.
