@@ -40,6 +40,9 @@ class VersionKpi:
     drafted: int = 0
     adopted: int = 0
     rejected: int = 0
+    retention_median: float | None = None  # share of an adopted draft kept (tasks/feedback.py)
+    untouched: int = 0  # 無修正での採用
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)  # why not used, most first
 
     @property
     def adoption_rate(self) -> float | None:
@@ -120,8 +123,9 @@ def load_kpis(settings: Settings) -> tuple[dict[str, SpecKpi], str | None]:
     by_version = tally(counted, lambda d: (d.spec_id, d.spec_version))
     for (spec_id, version), t in sorted(by_version.items()):
         out[spec_id].versions.append(
-            VersionKpi(version, t.documents, t.drafted, t.adopted, t.rejected)
-        )
+            VersionKpi(version, t.documents, t.drafted, t.adopted, t.rejected,
+                       t.retention_median, t.untouched, t.top_reasons())
+        )  # fmt: skip
     return out, None
 
 

@@ -167,6 +167,25 @@ def _env() -> Environment:
     return env
 
 
+def usage_lines(report: KpiReport) -> list[str]:
+    """What people did with each spec version's drafts this week: how much of an adopted draft
+    was kept, adoptions without any edit, and why drafts were not used (most given first)."""
+    reasons: dict[tuple[str, int], list[str]] = {}
+    for r in report.reasons:
+        reasons.setdefault((r.spec_id, r.spec_version), []).append(f"{r.reason} {r.count}")
+    out = []
+    for v in report.versions:
+        why = reasons.get((v.spec_id, v.spec_version or 0), [])
+        if not (v.adopted or v.rejected):
+            continue
+        line = f"{v.department_name} {v.spec_title} v{v.spec_version}: 採用 {v.adopted} 件"
+        if v.retention_median is not None:
+            line += f"（残存率の中央値 {v.retention_median:.0%}・無修正での採用 {v.untouched_adoptions} 件）"
+        line += f"・不採用 {v.rejected} 件" + (f"（理由: {'、'.join(why)}）" if why else "")
+        out.append(line)
+    return out
+
+
 def _context(report: KpiReport, catalog_url: str | None) -> dict[str, Any]:
     """What both templates show beyond the report itself (titles, chart scales, notes)."""
     return {
@@ -176,6 +195,7 @@ def _context(report: KpiReport, catalog_url: str | None) -> dict[str, Any]:
         "week_title": week_title(report),
         "month_title": month_title(report),
         "rollout_rule": _rollout_rule(report),
+        "usage": usage_lines(report),
         "notes": [EST_NOTE, CONF_NOTE],
         "footer": _footer(report),
         "top_department": max((d.hours_saved_est for d in report.departments), default=0.0),

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,6 +58,13 @@ class Counted:
     minutes_est: float  # the estimate of a drafted document; 0 for anything else
     verdict: str | None  # adopted | rejected, on a drafted document only
     minutes_confirmed: float
+    # What people did with the draft (tasks/feedback.py): how much of an adopted draft was kept,
+    # the size of the edit, why a rejected one was not used, and whether it was adopted as it
+    # came without minutes reported (無修正での採用: a prompt for the review duty, not blame).
+    retention: float | None = None
+    edit_chars: int | None = None
+    reason: str | None = None
+    untouched: bool = False
 
     @property
     def drafted(self) -> bool:
@@ -91,7 +99,13 @@ def count_document(doc: Document, feedback: Feedback | None) -> Counted:
         confirmed = (
             max(baseline - spent, 0.0) if spent is not None and baseline is not None else est
         )
-    return Counted(doc.status, est, verdict, float(confirmed))
+    retention = feedback.retention if feedback is not None and verdict == "adopted" else None
+    edit_chars = feedback.edit_chars if feedback is not None and verdict == "adopted" else None
+    reason = feedback.reason if feedback is not None and verdict == "rejected" else None
+    untouched = edit_chars == 0 and feedback is not None and feedback.minutes_spent is None
+    return Counted(
+        doc.status, est, verdict, float(confirmed), retention, edit_chars, reason, untouched
+    )
 
 
 def counted_documents(store: Store) -> list[tuple[Document, Feedback | None, Counted]]:
@@ -114,6 +128,9 @@ class Tally:
     adopted: int = 0
     rejected: int = 0
     minutes_est: float = 0.0
+    retentions: list[float] = field(default_factory=list)
+    untouched: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
 
     def add(self, c: Counted) -> None:
         self.documents += 1
@@ -122,6 +139,19 @@ class Tally:
         self.adopted += c.adopted
         self.rejected += c.rejected
         self.minutes_est += c.minutes_est
+        if c.retention is not None:
+            self.retentions.append(c.retention)
+        self.untouched += c.untouched
+        if c.reason:
+            self.reasons[c.reason] = self.reasons.get(c.reason, 0) + 1
+
+    @property
+    def retention_median(self) -> float | None:
+        return round(statistics.median(self.retentions), 3) if self.retentions else None
+
+    def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        """The most given rejection reasons, most first (ties by name)."""
+        return sorted(self.reasons.items(), key=lambda t: (-t[1], t[0]))[:n]
 
 
 def tally(
@@ -253,6 +283,15 @@ class Figures(BaseModel):
     active_people: int = 0
     tokens: int = 0
     cost_est: float = 0.0
+    retention_median: float | None = Field(
+        None, description="Median share of an adopted draft kept in the version used (0..1)"
+    )
+    edit_chars_median: int | None = Field(
+        None, description="Median size of the edit of an adopted draft (characters removed + added)"
+    )
+    untouched_adoptions: int = Field(
+        0, description="無修正での採用: adopted without any edit and without minutes reported"
+    )
 
 
 class KpiRow(Figures):
@@ -341,6 +380,19 @@ class TotalRow(BaseModel):
     completion_tokens: int
 
 
+class ReasonRow(BaseModel):
+    """How often one rejection reason was given for one spec version's drafts in the week."""
+
+    week: str
+    department: str
+    department_name: str
+    spec_id: str
+    spec_title: str
+    spec_version: int
+    reason: str
+    count: int
+
+
 class KpiReport(BaseModel):
     week: str
     week_start: date
@@ -369,12 +421,17 @@ class KpiReport(BaseModel):
     totals: list[TotalRow] = Field(
         default_factory=list, description="All time, by department and spec"
     )
+    reasons: list[ReasonRow] = Field(
+        default_factory=list,
+        description="Rejection reasons of the week per spec and version, most given first",
+    )
 
 
 _FRAME_COLUMNS = [
     "id", "department", "spec_id", "spec_version", "status", "owner", "created_at", "minutes_est",
     "minutes_confirmed", "draft_md", "draft_name", "verdict", "minutes_spent", "feedback_path",
     "tokens", "cost", "duplicates", "calls", "prompt_tokens", "completion_tokens",
+    "retention", "edit_chars", "reason", "untouched",
 ]  # fmt: skip
 
 
@@ -420,6 +477,10 @@ def _frame_row(
         "feedback_path": f.path if f else None,
         "duplicates": d.duplicates,
         **{k: int(v) if k != "cost" else v for k, v in usage.items()},
+        "retention": c.retention,
+        "edit_chars": c.edit_chars,
+        "reason": c.reason,
+        "untouched": c.untouched,
     }
 
 
@@ -454,7 +515,19 @@ def _figures(df: pd.DataFrame) -> Figures:
         active_people=int(df["owner"].dropna().nunique()),
         tokens=int(df["tokens"].sum()),
         cost_est=round(float(df["cost"].sum()), 1),
+        **_kept(df),
     )
+
+
+def _kept(df: pd.DataFrame) -> dict[str, Any]:
+    """Median retention and edit of the adopted drafts, and how many were adopted untouched."""
+    kept = df["retention"].dropna() if "retention" in df else []
+    edits = df["edit_chars"].dropna() if "edit_chars" in df else []
+    return {
+        "retention_median": round(float(statistics.median(kept)), 3) if len(kept) else None,
+        "edit_chars_median": int(statistics.median(edits)) if len(edits) else None,
+        "untouched_adoptions": int(df["untouched"].sum()) if "untouched" in df else 0,
+    }
 
 
 def _figs(df: pd.DataFrame) -> dict[str, Any]:
@@ -541,7 +614,35 @@ def compute_report(
         success_cases=_success_cases(w),
         suggestions=_suggestions(w),
         people=_people(w) if options.per_person else None,
+        reasons=_reasons(w),
     )
+
+
+def reason_rows(
+    df: pd.DataFrame, label: str, name: Callable[[str], str], title: Callable[[str], str]
+) -> list[ReasonRow]:
+    """Rejection reasons per spec and version in `df`, most given first (`label`: the period)."""
+    given = df[df["reason"].notna()] if not df.empty else df
+    rows = [
+        ReasonRow(
+            week=label,
+            department=str(dept),
+            department_name=name(str(dept)),
+            spec_id=str(sid),
+            spec_title=title(str(sid)),
+            spec_version=int(version),
+            reason=str(reason),
+            count=len(g),
+        )
+        for (dept, sid, version, reason), g in given.groupby(
+            ["department", "spec_id", "spec_version", "reason"]
+        )
+    ]
+    return sorted(rows, key=lambda r: (r.department, r.spec_id, r.spec_version, -r.count, r.reason))
+
+
+def _reasons(w: _Week) -> list[ReasonRow]:
+    return reason_rows(w.this_week, w.week, w.name, w.title)
 
 
 def _spec_rows(w: _Week) -> list[KpiRow]:
