@@ -115,3 +115,10 @@ def test_mask_needs_a_file_or_jsonl(workspace: Path):
     assert run.returncode == 2 and "ファイルを指定" in run.stderr
     missing = _cli(["mask", str(workspace / "ない.txt"), "--workspace", str(workspace)])
     assert missing.returncode == 2 and "ファイルがありません" in missing.stderr
+
+
+def test_init_says_where_the_name_lists_go(tmp_path: Path):
+    run = _cli(["init", str(tmp_path / "新しい作業場")])
+    assert run.returncode == 0, run.stderr
+    assert "guard/取引先.txt" in run.stdout and "employee_csv" in run.stdout
+    assert "teichaku mask" in run.stdout

@@ -28,6 +28,21 @@ def init(
         console.print(
             f"  {s.spec.id:28} {s.spec.title}\n    → ここに入れる: {f.inbox.relative_to(directory)}"
         )
+    _print_name_lists(settings)
+
+
+def _print_name_lists(settings) -> None:
+    """Where the client list and the employee directory go: the guard's strongest signal."""
+    guard = settings.guard
+    csv = f"{guard.employee_csv}" if guard.employee_csv else "未設定"
+    console.print(
+        "\n取引先名・社員名を確実に伏せるには（AI に送る前に、一覧にある名前は必ず伏せます）:\n"
+        f"  取引先一覧: {guard.client_list} に 1 行 1 社で書く（例: 東邦化成工業株式会社）\n"
+        f"  社員名簿: 氏名の列がある CSV を置き、teichaku.toml の [guard] employee_csv に指定（現在: {csv}）\n"
+        "  確認: teichaku mask <ファイル> --workspace <このフォルダ> で AI に送られる本文を表示",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary

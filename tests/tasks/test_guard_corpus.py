@@ -341,3 +341,29 @@ def test_confidential_document_never_reaches_external_endpoint(tmp_path: Path, p
         drafts = list((ws / "管理部" / "稟議メモ" / "下書き").glob("*.md"))
         assert len(drafts) == 1
         assert "社外の AI には送らず" in drafts[0].read_text(encoding="utf-8")
+
+
+# -- labelled prose (bench/guard/*.txt), read through `teichaku mask --jsonl` --------------------
+@pytest.mark.slow
+def test_labelled_prose_is_held_back():
+    """The figures the README reports, as floors: encyclopedic and business prose written apart
+    from the templates above; the held-apart half was never tuned on."""
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, str(root / "bench" / "guard_recall.py")]
+        + [str(root / "bench" / "guard" / name) for name in ("tuning.txt", "held_apart.txt")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=root,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = {f["set"]: f for f in map(json.loads, run.stdout.splitlines())}
+    print("\n" + json.dumps(figures, ensure_ascii=False, indent=1))
+    for name, person, company in (("tuning.txt", 0.94, 0.95), ("held_apart.txt", 0.94, 0.92)):
+        f = figures[name]
+        assert f["person_mentions"] >= 90 and f["company_mentions"] >= 90 and f["entity_free"] >= 40
+        assert f["person_recall"] >= person, f
+        assert f["company_recall"] >= company, f
+        assert f["over_masking"] <= 0.10, f
