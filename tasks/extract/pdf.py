@@ -24,6 +24,8 @@ from core.processes import process_context
 from core.settings import IntakeSettings
 from tasks.extract.base import MB
 from tasks.extract.cleaning import looks_garbled
+from tasks.extract.ocr import ocr_document
+from tasks.extract.pdf_layers import PDF_ENCODING_REASON_JA, reread_layer
 from tasks.extract.peek import file_contains, read_head, read_tail
 
 # Under this many visible characters per page on average, a PDF with images is a scan.
@@ -199,11 +201,18 @@ class _PdfReader:
 
     def read(self, path: Path, limits: IntakeSettings) -> ExtractedDocument:
         cut = _check_markers(path)
-        texts, failed = _pages_or_refuse(_run_pdf_child(path, limits), cut)
+        result = _run_pdf_child(path, limits)
+        if result[0] == "ok" and result[4]:  # images and almost no text layer: a scan, OCR it
+            return ocr_document("pdf", path, limits, self.source_type)
+        texts, failed = _pages_or_refuse(result, cut)
+        # Old Japanese CMaps and vertical text: pdfminer.six, or OCR when that fails too.
+        better = reread_layer(path, texts, limits, _warnings(failed, cut))
+        if better is not None:
+            return better
         text = "\n\n".join(texts)
         reason = looks_garbled(text, check_letters=True)
         if reason:
-            raise Refusal(RefusalKind.ENCODING, reason)
+            raise Refusal(RefusalKind.ENCODING, reason, reason_ja=PDF_ENCODING_REASON_JA)
         return ExtractedDocument(
             text=text,
             source_type=self.source_type,

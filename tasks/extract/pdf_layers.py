@@ -16,8 +16,20 @@ import re
 from pathlib import Path
 from typing import Any
 
+from core.errors import Refusal
+from core.models import ExtractedDocument, RefusalKind
+from core.settings import IntakeSettings
+from tasks.extract.bounded import run_bounded
 from tasks.extract.cleaning import looks_garbled
+from tasks.extract.ocr import ocr_document
 from tasks.extract.peek import file_contains
+
+# The general ENCODING reason speaks of text files; a PDF needs its own advice.
+PDF_ENCODING_REASON_JA = (
+    "PDF の文字情報を正しく読み取れませんでした（古いソフトで作られた PDF の文字コード、"
+    "または文字を画像化できない PDF です）。元のアプリから PDF を書き出し直すか、"
+    "印刷してスキャンした PDF か Word 文書を入れてください。"
+)
 
 _CID = re.compile(r"\(cid:\d+\)")
 # Scripts that a Japanese office document does not mix into its text: Hangul, Greek, Cyrillic,
@@ -114,3 +126,52 @@ def decode_work(path: str, max_pages: int) -> tuple[Any, ...]:
     except Exception as e:
         return ("broken", f"pdfminer: {type(e).__name__}: {e}"[:1000])
     return ("ok", texts)
+
+
+def _decode(path: Path, limits: IntakeSettings) -> list[str] | str:
+    """pdfminer's page texts, or why they are no better than pypdf's."""
+    result = run_bounded(
+        decode_work,
+        (str(path), limits.pdf_max_pages),
+        timeout=limits.pdf_timeout_seconds,
+        memory_mb=limits.pdf_memory_mb,
+        what="pdfminer",
+    )
+    if result[0] != "ok":
+        return f"{result[0]}: {result[1]}"
+    texts: list[str] = result[1]
+    joined = "\n\n".join(texts)
+    if sum(1 for ch in joined if not ch.isspace()) < 10:
+        return "pdfminer found no text"
+    return layer_problem(joined) or texts
+
+
+def reread_layer(
+    path: Path, texts: list[str], limits: IntakeSettings, warnings: list[str]
+) -> ExtractedDocument | None:
+    """A better reading than pypdf's `texts`, or None when pypdf's text is real text.
+
+    A garbled layer is decoded again with the Adobe-Japan1 CMaps (pdfminer.six); a vertical
+    one is put in reading order; when that fails too, the pages are OCR'd. Raises Refusal
+    (with a reason fit for a PDF) only when OCR finds nothing either.
+    """
+    problem = layer_problem("\n\n".join(texts))
+    if problem is None and not has_vertical_fonts(path):
+        return None
+    decoded = _decode(path, limits)
+    if isinstance(decoded, list):
+        return ExtractedDocument(
+            text="\n\n".join(decoded), source_type="pdf", pages=len(decoded), warnings=warnings
+        )
+    if problem is None:
+        return None  # vertical fonts, but pdfminer did no better: pypdf's reading stands
+    try:
+        return ocr_document("pdf", path, limits, "pdf")
+    except Refusal as refusal:
+        if refusal.kind is not RefusalKind.SCANNED:
+            raise
+        raise Refusal(
+            RefusalKind.ENCODING,
+            f"{problem}; pdfminer: {decoded}; OCR: {refusal.detail}",
+            reason_ja=PDF_ENCODING_REASON_JA,
+        ) from refusal

@@ -88,9 +88,13 @@ def test_scanned_pdf(tmp_path: Path) -> None:
 
 
 def test_garbled_pdf_text_layer(tmp_path: Path) -> None:
-    refusal = refused(make_garbled_pdf(tmp_path / "文字化け.pdf"))
-    assert refusal.kind is RefusalKind.ENCODING
-    assert "garbled text layer" in refusal.detail
+    # The layer maps every glyph to private-use code points: it is never taken as text. The
+    # page shows Latin letters, so what is printed is read by OCR instead, and the draft says so.
+    # (A garbled layer that OCR cannot read either: tests/tasks/extract/test_pdf_layers.py.)
+    doc = extract_text(make_garbled_pdf(tmp_path / "文字化け.pdf"), LIMITS)
+    assert doc.ocr_text is not None and any("OCR" in w for w in doc.warnings)
+    assert not any("\ue000" <= ch <= "\uf8ff" for ch in doc.text)
+    assert sum(ch.isalnum() for ch in doc.text) > 200
 
 
 def test_pdf_timeout(long_pdf: Path) -> None:
