@@ -1,4 +1,4 @@
-"""Prefect deployments: intake (every minute) and the weekly digest, per workspace.
+"""Prefect deployments: intake (every minute), the weekly digest and the monthly report, per workspace.
 
 `teichaku serve` serves both from one process; `prefect.yaml` at the repository root deploys the
 same flows to a process work pool for a worker per machine.
@@ -21,8 +21,9 @@ ZOMBIE_AUTOMATION = "teichaku: crash flow runs without heartbeat"
 def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     from deployments.digest import digest_deployment
     from deployments.intake import intake_deployment
+    from deployments.monthly import monthly_deployment
 
-    return [intake_deployment(settings), digest_deployment(settings)]
+    return [intake_deployment(settings), digest_deployment(settings), monthly_deployment(settings)]
 
 
 def ensure_zombie_automation(within_seconds: int) -> None:
