@@ -31,7 +31,6 @@ from core.examples import (
 )
 from core.specs import _IDENT, BUILTIN_SPEC_DIR, OutputField, PromptSpec, load_spec_file
 from core.templating import render as render_jinja
-from tasks.render.form import check_form
 
 Origin = Literal["builtin", "workspace"]
 
@@ -231,6 +230,10 @@ def _check_form(path: Path, spec: PromptSpec) -> list[Problem]:
                 "様式ファイル（.docx）を仕様ファイルと同じフォルダに置くか、word_template のファイル名を直してください。",
             )
         ]
+    # Here: python-docx and docxtpl cost ~0.18 s to import (python -X importtime), which
+    # `specs validate` should not pay when no spec names a form.
+    from tasks.render.form import check_form
+
     hint = "様式のタグを出力項目の名前（output の name）か meta.〜 に直してから、もう一度確認してください。"
     return [
         Problem(form, "word_template", msg, hint)

@@ -85,6 +85,22 @@ _OWNER_SUFFIX = re.compile(r"(?P<v>" + _NAME + r")(?:さん|氏|君)?(?:が|に�
 _OWNER_SAN = re.compile(r"(?P<v>" + _NAME + r")(?:さん|氏)")
 _OWNER_PAREN = re.compile(r"[(（](?P<v>" + _NAME + r"(?:[・、,]" + _NAME + r")*)[)）]")
 _OWNER_TAIL = re.compile(r"[:：]\s*(?P<v>" + _NAME + r")\s*$")
+# 「田中：見積書作成（期限 12/4）」 and 「佐藤さんが試作品を手配する」: the owner leads the line.
+_OWNER_HEAD = re.compile(
+    r"^\s*(?P<v>" + _NAME + r"(?: " + _NAME + r")?)(?:さん|氏|様)?\s*[:：]\s*(?=\S)"
+)  # 「田中 真理：」: family and given name with a space (folded from 「　」)
+_OWNER_HEAD_SAN = re.compile(r"^\s*(?P<v>" + _NAME + r")(?:さん|氏)(?:が|は|から|より)")
+# Words that lead a line with a colon but are not people: 「次回：」「期限：」「備考：」...
+_LEAD_LABELS = re.compile(
+    r"^(?:次回|前回|今回|期限|期日|納期|担当|内容|備考|目的|概要|要約|結論|決定|議題|日時|場所|"
+    r"費用|金額|予算|件名|補足|注意|課題|対応|依頼|確認|予定|結果|理由|状況|進捗|その他|ToDo|TODO)"
+)
+# A due date alone in brackets, with or without its label: 「（期限 3月9日）」「（4月20日まで）」.
+_DUE_PAREN = re.compile(
+    r"[(（]\s*(?:(?:期限|期日|納期|締切|締め切り)\s*[:：]?\s*)?(?P<v>"
+    + _DATE
+    + r")\s*(?:まで|迄|までに)?\s*[)）]"
+)
 _NOT_A_NAME = re.compile(
     r"済|予定|税|未定|含|込|程度|約|など|仮|以上|以下|参考|注|備考|その他|全体|合計"
 )
@@ -409,10 +425,17 @@ def _search_original(
 
 
 def _find_owner(text: str, folded: str) -> tuple[str, tuple[int, int] | None] | None:
-    """Owner and, for explicit 担当：X, the span to cut from the task text."""
+    """Owner and, for explicit 担当：X or a leading 「X：」「Xさんが」, the span to cut from the task."""
     hit = _search_original(_OWNER_LABEL, text, folded)
     if hit:
         return hit[0], (hit[1], hit[2])
+    for pat in (_OWNER_HEAD, _OWNER_HEAD_SAN):
+        m = pat.match(folded)
+        if m and len(m["v"]) <= 10 and not _LEAD_LABELS.match(m["v"]):
+            v = text[m.start("v") : m.end("v")]
+            if not _NOT_A_NAME.search(v) and not _DUE_ANY.fullmatch(_fold(v)):
+                # The lead goes from the task: 「佐藤さんが試作品を手配する」 -> 「試作品を手配する」.
+                return v, (m.start(), m.end())
     for pat in (_OWNER_SUFFIX, _OWNER_SAN):
         for m in pat.finditer(folded):
             v = text[m.start("v") : m.end("v")]
@@ -434,6 +457,9 @@ def _find_due(text: str, folded: str) -> tuple[str, tuple[int, int] | None] | No
     hit = _search_original(_DUE_LABEL, text, folded)
     if hit:
         return hit[0], (hit[1], hit[2])
+    m = _DUE_PAREN.search(folded)
+    if m:
+        return text[m.start("v") : m.end("v")].strip(), (m.start(), m.end())
     for pat in (_DUE_UNTIL, _DUE_ANY):
         m = pat.search(folded)
         if m:
