@@ -6,10 +6,12 @@ values while the model never did. Confidentiality labels (社外秘, 極秘...) 
 document may go to the model at all, and to which one. Instruction-like text is flagged.
 
 The rooms: `patterns` (structured data: mail, phone, My Number, card, account, address),
-`names` (persons and companies: legal forms, trade endings, fields, honorifics, SudachiPy tags,
-NER labels), `ner` (GiNZA, loaded once per process), `lists` (the workspace's client list and
-employee directory), `detect` (all of them over one text), `masking` (spans -> placeholders,
-restore), `policy` (labels, routing, injection). Imports core, and the offline engine (tasks.generate.offline) when it routes a document there.
+`names` (persons and companies from legal forms, fields, honorifics and titles, and what GiNZA's
+NER labelled), `tagged` (names from the SudachiPy dictionary's proper-noun tags, joined into
+units: モティラル・ネルー, 日本航空, IBM), `ner` (GiNZA, loaded once per process), `lists` (the
+workspace's client list and employee directory), `detect` (all of them over one text),
+`masking` (spans -> one placeholder per name, restore), `policy` (labels, routing, injection).
+Imports core, and the offline engine (tasks.generate) when it routes a document there.
 """
 
 from __future__ import annotations
