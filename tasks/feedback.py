@@ -233,14 +233,23 @@ def _match_by_content(path: Path, scan: _SpecScan) -> int | None:
     known = scan.recorded_paths.get(str(path))
     if known is not None:
         return known
-    text = read_version(path, scan.settings)
-    if text is None:
+    try:
+        st = path.stat()
+    except OSError:
         return None
+    stamp = (str(path), st.st_size, st.st_mtime_ns, len(scan.texts()))
+    if stamp in _UNMATCHED:  # unchanged, and no new draft since: not read again every minute
+        return None
+    text = read_version(path, scan.settings) or ""
     best: tuple[float, int] | None = None
-    for doc_id, draft in scan.texts().items():
+    for doc_id, draft in scan.texts().items() if text else ():
         kept = compare(draft, text).retention
         if kept >= MATCH_MIN and (best is None or (kept, doc_id) > best):
             best = (kept, doc_id)
+    if best is None:
+        if len(_UNMATCHED) > 10_000:
+            _UNMATCHED.clear()
+        _UNMATCHED.add(stamp)
     return best[1] if best else None
 
 
@@ -308,6 +317,8 @@ _SPACE = re.compile(r"\s+")
 MIN_RUN = 4  # characters: shorter common runs are coincidence, not kept text
 MATCH_MIN = 0.5  # a final document carries at least this share of the draft it came from
 FINAL_SUFFIXES = frozenset({".docx", ".md", ".txt", ".pdf"})
+# Final documents this process found no draft for, by (path, size, mtime, drafts known).
+_UNMATCHED: set[tuple[str, int, int, int]] = set()
 
 
 class Comparison(NamedTuple):
