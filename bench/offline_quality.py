@@ -1,15 +1,17 @@
 """How well the embedded offline engine keeps a document's figures, and how long its sections run.
 
-For every input (the built-in spec examples, and the held-apart set in
-tests/support/offline_heldout.py, written apart from any tuning of the engine) it drafts the
-output offline and reports, per spec and overall:
+For every input (the built-in spec examples, the held-apart set in
+tests/support/offline_heldout.py, written apart from any tuning of the engine, and, with
+`--set tuning`, the tuning set in tests/support/offline_tuning.py whose misses were read and fixed)
+it drafts the output offline and reports, per spec and overall:
 - facts kept: the share of the source's dates, amounts and quantities (「2026年11月20日」
   「550,000円」「180名」「94.2%」「10:20」...) that appear somewhere in the draft's sections;
 - length: the sections' characters (banner, provenance and rules aside) against the source's,
   as a median over the documents.
 
-    .venv/bin/python bench/offline_quality.py            # both sets
+    .venv/bin/python bench/offline_quality.py            # samples and held-apart set
     .venv/bin/python bench/offline_quality.py --set heldout --show 3
+    .venv/bin/python bench/offline_quality.py --set tuning --show 8
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from core.specs import load_specs
 from tasks.generate.offline import OfflineEngine
 from tests.support.fact_measure import Result, measure, sample_inputs
 from tests.support.offline_heldout import HELDOUT
+from tests.support.offline_tuning import TUNING
 
 
 def report(title: str, results: list[Result]) -> None:
@@ -58,7 +61,7 @@ def report(title: str, results: list[Result]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", choices=["samples", "heldout", "both"], default="both")
+    ap.add_argument("--set", choices=["samples", "heldout", "both", "tuning"], default="both")
     ap.add_argument("--show", type=int, default=0, help="print the N worst documents' misses")
     args = ap.parse_args()
     engine = OfflineEngine()
@@ -73,6 +76,10 @@ def main() -> None:
     if args.set in ("heldout", "both"):
         sets["held-apart set (tests/support/offline_heldout.py)"] = [
             measure(specs[sid], name, text, engine) for sid, name, text in HELDOUT
+        ]
+    if args.set == "tuning":
+        sets["tuning set (tests/support/offline_tuning.py)"] = [
+            measure(specs[sid], name, text, engine) for sid, name, text in TUNING
         ]
     for title, results in sets.items():
         report(title, results)

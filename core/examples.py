@@ -11,14 +11,16 @@ Ground layer: imports only `core`.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ConfigError
 from core.models import DraftMeta
+from core.settings import DigestSettings
 from core.specs import LoadedSpec, PromptSpec
 
 EXAMPLES_SUFFIX = ".examples"
@@ -102,9 +104,18 @@ def copy_example_inputs(loaded: LoadedSpec, inbox: Path) -> list[Path]:
 
 
 def draft_meta(
-    spec: PromptSpec, *, source: str = "example.txt", engine: str = "offline", model: str = ""
+    spec: PromptSpec,
+    *,
+    source: str = "example.txt",
+    engine: str = "offline",
+    model: str = "",
+    zone: tzinfo | None = None,
 ) -> DraftMeta:
-    """The meta of an example draft (a spec check's trial render, `specs test`, the catalogue)."""
+    """The meta of an example draft (a spec check's trial render, `specs test`, the catalogue).
+
+    作成日時 is read by a person, so it is in the workspace's zone (Settings.zone); without one,
+    the default zone of the settings (digest.timezone), never the machine's."""
+    zone = zone or ZoneInfo(DigestSettings.model_fields["timezone"].default)
     return DraftMeta(
         source_name=source,
         spec_id=spec.id,
@@ -113,6 +124,6 @@ def draft_meta(
         department_name=spec.department_name,
         engine=engine,
         model=model,
-        created_at=datetime.now().replace(microsecond=0),
+        created_at=datetime.now(zone).replace(microsecond=0),
         offline=engine == "offline",
     )

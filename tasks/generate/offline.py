@@ -108,6 +108,23 @@ _MONEY = re.compile(
     r"(?P<v>(?:[¥￥]\s*\d[\d,]*|\d[\d,.]*\s*(?:億|万|千)?\s*円)(?:\s*[(（]税[込抜別][)）])?)"
 )
 _SEP_CHARS = "、,，/／:：;；・-|｜ 　"
+# A line on its own that can only be a heading (「背景」「目的」「費用」): short, no punctuation.
+_PLAIN_HEAD = re.compile(r"^[^。．、,，:：;；()（）「」『』|｜!?！？]{1,15}$")
+# Notes for the writer's eyes only (「社内メモ：値引きの上限は3%まで（メールには書かない）」).
+_INTERNAL = re.compile(
+    r"^[【\[［(（]?(?:社内メモ|社内用|社内限り|社内向け|内部メモ)|メールには書かない|社外秘|社外には出さない"
+)
+# The meeting's own date line in the document's head: 「日時：2026年11月27日（金）14:00〜15:00」.
+_WHEN_LABELS = ("日時", "日付", "開催日", "開催日時", "実施日", "商談日", "訪問日")
+_NEXT_LABEL = re.compile(r"\s+[^\s:：]{1,8}[:：]")
+_COMPANY = re.compile(
+    r"(?:株式会社|有限会社|合同会社)[^\s（）()、,，・:：「」]{1,20}"
+    r"|[^\s（）()、,，・:：「」]{1,20}(?:株式会社|有限会社|合同会社)"
+)
+# A wording the spec fixes for every draft: description 「定型文「引き続きよろしくお願いいたします。」」.
+_FIXED = re.compile(r"定型文「(?P<v>[^「」]+)」")
+# A memo's note of thanks, said as a mail says it: 「…いただいたことへのお礼を伝える。」.
+_THANKS_NOTE = re.compile(r"(?:こと)?への(?:お礼|御礼)(?:を(?:伝える|述べる|言う))?。?$")
 _EMPTY_PARENS = re.compile(r"[(（][\s、,，/／:：;；・]*[)）]")
 
 _ROLE_WORDS: dict[str, tuple[set[str], tuple[str, ...]]] = {
@@ -155,6 +172,7 @@ class _Unit:
     first_row: bool = False
     label: str | None = None  # "label：value" lines
     value: str | None = None
+    internal: bool = False  # 社内メモ: never put into a section it does not head
 
 
 @dataclass
@@ -226,7 +244,7 @@ class _Parser:
         scored = [(_heading_score(hk, c), i) for i, c in enumerate(self.cues)]
         return [i for s, i in sorted(scored, key=lambda t: (-t[0], t[1])) if s > 0]
 
-    def _heading(self, line: str) -> tuple[str, str] | None:
+    def _heading(self, line: str) -> tuple[str, ...] | None:
         """(heading, trailing content) when the line opens a section."""
         m = _HEAD_BRACKET.match(line)
         if m:
@@ -258,12 +276,48 @@ class _Parser:
         m = _HEAD_COLON.match(line)
         if m:
             return m["h"].strip(), ""
+        labelled = self._label_heading(line)
+        if labelled is not None:
+            return labelled
         if len(line) <= 12 and not any(ch in line for ch in "。、,，:：()（）"):
             k = _key(line)
             best = max((len(c) for cs in self.cues for c in cs if c in k), default=0)
             if best and best / len(k) >= 0.6:
                 return line, ""
         return None
+
+    def _label_heading(self, line: str) -> tuple[str, ...] | None:
+        """「次回：12月15日 10:00から」 inside another section opens the section it names."""
+        m = _LABEL.match(line)
+        if not m or len(m["label"].strip()) > 10:
+            return None
+        label = m["label"].strip()
+        fields = self._fields_for(label)
+        if not fields or fields[0] in self.sections[-1].fields:
+            return None
+        if _heading_score(_key(label), self.cues[fields[0]]) / len(label) < 0.6:
+            return None
+        return label, m["value"].strip(), "line"
+
+    def _plain_heading(self, line: str, after: str, pending: str, wrap_min: int) -> bool:
+        """「背景」 alone on its line, before a sentence or a bullet: a heading, never text."""
+        if not _PLAIN_HEAD.match(line) or _BULLET.match(line) or self._table_cells(line):
+            return False
+        if (
+            pending
+            and len(pending) >= wrap_min
+            and not pending.endswith(tuple(_TERMINAL + _CLOSERS))
+        ):
+            return False  # the wrapped end of a PDF line
+        if not after:
+            return False
+        # Short item lines one after another (a list without bullets) are items, not headings.
+        return bool(
+            _BULLET.match(after)
+            or _LABEL.match(after)
+            or after.rstrip(_CLOSERS).endswith(tuple(_TERMINAL))
+            or len(after) > 15
+        )
 
     # -- content ----------------------------------------------------------------------
     def _add(self, text: str, **kw: Any) -> None:
@@ -273,6 +327,7 @@ class _Parser:
         unit = _Unit(
             idx=len(self.units), text=text, key=_key(text), section=len(self.sections) - 1, **kw
         )
+        unit.internal = bool(_INTERNAL.search(unit.key))
         if unit.cells is None:
             m = _LABEL.match(text)
             if m and not m["label"].strip().isdigit():
@@ -298,7 +353,10 @@ class _Parser:
         # lines of the document; shorter unfinished lines (日時：…) are complete as they are.
         lengths = sorted(len(x) for x in lines if x)
         wrap_min = max(20, int(0.7 * lengths[int(0.95 * (len(lengths) - 1))])) if lengths else 20
-        for line in lines:
+        nexts = [""] * len(lines)
+        for i in range(len(lines) - 2, -1, -1):
+            nexts[i] = lines[i + 1] or nexts[i + 1]
+        for i, line in enumerate(lines):
             if not line:
                 self._flush(pending, pending_bullet)
                 pending, pending_bullet = "", False
@@ -307,13 +365,23 @@ class _Parser:
             if _MD_RULE.match(line):
                 continue
             head = self._heading(line)
+            if head is None and self._plain_heading(line, nexts[i], pending, wrap_min):
+                head = line, ""
+            if head is None and _INTERNAL.match(_key(line)):
+                head = "", line  # a note of its own: it does not join the section above
             if head is not None:
                 self._flush(pending, pending_bullet)
                 pending, pending_bullet = "", False
                 self._in_table = False
+                before = self.sections[-1]
                 self.sections.append(_Section(heading=head[0], fields=self._fields_for(head[0])))
                 if head[1]:
                     pending = head[1]
+                if len(head) > 2:
+                    # 「次回：…」 holds its own line only; the section it interrupted goes on.
+                    self._flush(pending, False)
+                    pending = ""
+                    self.sections.append(_Section(heading=before.heading, fields=before.fields))
                 continue
             cells = self._table_cells(line)
             if cells is not None:
@@ -623,7 +691,7 @@ def extract(spec: PromptSpec, text: str) -> dict[str, Any]:
                 target = best
         owned[target].append(u)
         claimed.add(u.idx)
-    free = [u for u in doc.units if u.idx not in claimed]
+    free = [u for u in doc.units if u.idx not in claimed and not u.internal]
 
     centrality: _Centrality | None = None
     out: dict[str, Any] = {}
@@ -631,12 +699,92 @@ def extract(spec: PromptSpec, text: str) -> dict[str, Any]:
         if f.kind == "text":
             if centrality is None and not owned[i]:
                 centrality = _Centrality(doc.units)
-            out[f.name] = _fill_text(f, cues[i], owned[i], free, centrality)
+            # A sentence outside every section is told once, not in each prose field that could
+            # take it (lists and tables still pick their rows: 「山田さんが…送る」 is a ToDo too).
+            avail = [u for u in free if not _used(u, out)]
+            out[f.name] = _fill_text(f, cues[i], owned[i], avail, centrality)
         elif f.kind == "list":
             out[f.name] = _fill_list(f, cues[i], owned[i], free)
         else:
             out[f.name] = _fill_table(f, cues[i], owned[i], free, doc)
+    _frame(spec, cues, doc, out)
     return out
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return "\n".join(_flat(v) for v in value.values())
+    if isinstance(value, list):
+        return "\n".join(_flat(v) for v in value)
+    return str(value or "")
+
+
+def _used(u: _Unit, out: dict[str, Any]) -> bool:
+    if not out:
+        return False
+    text = "\n".join(_flat(v) for v in out.values())
+    return (u.value or u.text) in text or _unit_text(u) in text
+
+
+def _head_units(doc: _Doc) -> list[_Unit]:
+    """The lines before the first section a field takes: title, 日時, 先方, 作成者 ..."""
+    first = next((i for i, s in enumerate(doc.sections) if s.fields), len(doc.sections))
+    return [u for u in doc.units if u.section < first][:8]
+
+
+def _when(doc: _Doc) -> _Unit | None:
+    for u in _head_units(doc):
+        if u.label in _WHEN_LABELS and u.value and _DUE_ANY.search(_fold(u.value)):
+            return u
+    return None
+
+
+def _frame(spec: PromptSpec, cues: list[list[str]], doc: _Doc, out: dict[str, Any]) -> None:
+    """What a draft of this kind says around the source's sentences, as the spec asks: the
+    meeting's date line in the summary or the thanks, a mail's addressee (a field whose cues
+    name 宛名), the wording a description fixes (定型文「…」), in that order."""
+    when = _when(doc)
+    for i, f in enumerate(spec.output):
+        if f.kind != "text":
+            continue
+        value = out[f.name]
+        if value and when is not None and when.value and when.value not in value:
+            if any(c in ("お礼", "御礼") for c in cues[i]):
+                date = _NEXT_LABEL.split(when.value)[0].strip()
+                thanks = _THANKS_NOTE.sub("ことに、心より御礼申し上げます。", value)
+                value = f"{date}のお打ち合わせでは、{thanks}"
+            elif re.search(r"要約|概要|サマリ", f.title):
+                value = _join([when.text, value], f.max_chars)
+        fixed = _FIXED.search(f.description)
+        lead = [
+            _addressee(doc) if any(c in ("宛名", "宛先") for c in cues[i]) else "",
+            fixed["v"] if fixed else "",
+        ]
+        if any(lead):
+            value = "\n".join(x for x in [*lead, value] if x)
+        out[f.name] = _clip(value, f.max_chars)
+
+
+def _addressee(doc: _Doc) -> str:
+    """「株式会社ABC商事 購買部 佐々木部長、木村様」 from the memo's head: its company, then the
+    person named beside it or on a 先方/宛先/ご担当 line."""
+    company = person = ""
+    titles = [s.heading for s in doc.sections[:2] if s.heading and not s.fields]
+    for u in [*titles, *_head_units(doc)]:
+        if isinstance(u, str):
+            u = _Unit(idx=-1, text=u, key=_key(u), section=0)
+        text = u.value if u.label and u.value and not _COMPANY.search(u.label) else u.text
+        m = _COMPANY.search(text) if not company else None
+        if m:
+            company = m.group(0)
+            rest = re.split(r"[)）]", text[m.end() :])[0].strip()
+            if rest.endswith("様"):
+                person = rest
+        for lab in re.finditer(
+            r"(?:先方|宛先|ご担当|お客様)\s*[:：]\s*(?P<v>\S+(?: \S+)*)", u.text
+        ):
+            person = person or _NEXT_LABEL.split(lab["v"])[0].strip()
+    return " ".join(x for x in (company, person) if x)
 
 
 def _label_matches(label: str, cues: list[str]) -> bool:
@@ -650,7 +798,9 @@ def _join(pieces: list[str], limit: int) -> str:
         p = p.strip()
         if not p:
             continue
-        sep = "" if not result or result.endswith(tuple(_TERMINAL + _CLOSERS)) else "\n"
+        # Glued only after a full stop: 「…株式会社様）」 then 「背景」 stay two lines.
+        ends = result.rstrip(_CLOSERS).endswith(tuple(_TERMINAL))
+        sep = "" if not result or ends else "\n"
         if len(result) + len(sep) + len(p) > limit:
             if not result:
                 result = _clip(p, limit)
@@ -688,9 +838,18 @@ def _fill_text(
     vals = labelled(free)
     if vals:
         return _join(vals, f.max_chars)
-    if not free or centrality is None:
+    if not free or centrality is None or _framed(f, cues):
         return ""
-    return _join(_key_sentences(free, cues, centrality, min(f.max_chars, 300)), f.max_chars)
+    # Sentences that name the field (「回答としては、…」「窓口は…」) rather than the whole text.
+    named = [u for u in free if _has_cue(u.key, cues)]
+    picked = _key_sentences(named or free, cues, centrality, min(f.max_chars, 300))
+    # A short field (件名, 職種名) is one line of the source, not several run together.
+    return _join(picked[:1] if f.max_chars <= 120 else picked, f.max_chars)
+
+
+def _framed(f: OutputField, cues: list[str]) -> bool:
+    """Fields whose words are not any sentence of the source (see _frame)."""
+    return bool(_FIXED.search(f.description)) or any(c in ("宛名", "宛先") for c in cues)
 
 
 def _key_sentences(

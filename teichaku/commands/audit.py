@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +13,11 @@ import typer
 from teichaku.app import WorkspaceOpt, app, console, settings_for
 
 
-def audit_rows(database_url: str) -> list[dict[str, Any]]:
-    """One row per model call, oldest first. Only metadata: counts and a hash, never the text."""
+def audit_rows(database_url: str, zone: tzinfo = UTC) -> list[dict[str, Any]]:
+    """One row per model call, oldest first. Only metadata: counts and a hash, never the text.
+
+    `time_utc` stays as it was (scripts read it); `time_local` is the same instant in the
+    workspace's zone, with its offset, as a person reads it."""
     from core.store import Store
 
     with Store(database_url) as store:
@@ -25,6 +29,10 @@ def audit_rows(database_url: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 "time_utc": c.created_at.isoformat(timespec="seconds"),
+                # The store keeps naive UTC (core.store.utcnow).
+                "time_local": c.created_at.replace(tzinfo=UTC)
+                .astimezone(zone)
+                .isoformat(timespec="seconds"),
                 "document": doc.name if doc else None,
                 "department": doc.department if doc else None,
                 "spec_id": c.spec_id,
@@ -51,7 +59,8 @@ def audit(
 
     workspace = workspace.expanduser().resolve()
     settings = settings_for(workspace)
-    rows = audit_rows(settings.database_url or "")
+    zone = settings.zone
+    rows = audit_rows(settings.database_url or "", zone)
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
@@ -59,7 +68,7 @@ def audit(
 
     t = Table(title=f"AI 呼び出し監査ログ / model calls ({len(rows)})")
     for col in (
-        "時刻 (UTC)",
+        f"時刻 ({settings.digest.timezone})",
         "文書",
         "仕様 v",
         "エンジン",
@@ -73,7 +82,7 @@ def audit(
     for r in rows:
         masked = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in r["masked_counts"].items()) or "-"
         t.add_row(
-            r["time_utc"],
+            r["time_local"][:19].replace("T", " "),
             r["document"] or "?",
             f"{r['spec_id']} v{r['spec_version']}",
             r["engine"],

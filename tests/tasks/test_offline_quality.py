@@ -43,3 +43,15 @@ def test_owner_and_due_parsed_from_the_line():
         ("田中 真理", "見積書作成", "12月4日"),
         ("佐藤", "試作品20個を手配する", "11月30日"),
     ]
+
+
+def test_samples_alone_meet_the_targets():
+    """The samples are what `make demo` and the catalogue show: the targets hold on them alone
+    (the follow-up mail's misses were the meeting's date line; the internal note's 3% stays out)."""
+    engine = OfflineEngine()
+    rs = [measure(s, n, t, engine) for s in load_specs(None) for n, t in sample_inputs(s)]
+    assert sum(r.kept for r in rs) / sum(r.source_facts for r in rs) >= 0.90
+    for sid in {r.spec_id for r in rs}:
+        mine = [r for r in rs if r.spec_id == sid]
+        assert sum(r.kept for r in mine) / sum(r.source_facts for r in mine) >= 0.80, sid
+    assert statistics.median(r.ratio for r in rs) <= 0.80
