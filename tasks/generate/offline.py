@@ -371,17 +371,7 @@ class _Parser:
                 head = "", line  # a note of its own: it does not join the section above
             if head is not None:
                 self._flush(pending, pending_bullet)
-                pending, pending_bullet = "", False
-                self._in_table = False
-                before = self.sections[-1]
-                self.sections.append(_Section(heading=head[0], fields=self._fields_for(head[0])))
-                if head[1]:
-                    pending = head[1]
-                if len(head) > 2:
-                    # 「次回：…」 holds its own line only; the section it interrupted goes on.
-                    self._flush(pending, False)
-                    pending = ""
-                    self.sections.append(_Section(heading=before.heading, fields=before.fields))
+                pending, pending_bullet = self._open(head), False
                 continue
             cells = self._table_cells(line)
             if cells is not None:
@@ -415,6 +405,18 @@ class _Parser:
                 pending, pending_bullet = line, False
         self._flush(pending, pending_bullet)
         return _Doc(self.units, self.sections, self.block_header)
+
+    def _open(self, head: tuple[str, ...]) -> str:
+        """Start the section a heading opens; returns its trailing text, still to be read."""
+        self._in_table = False
+        before = self.sections[-1]
+        self.sections.append(_Section(heading=head[0], fields=self._fields_for(head[0])))
+        if len(head) <= 2:
+            return head[1]
+        # 「次回：…」 holds its own line only; the section it interrupted goes on.
+        self._flush(head[1], False)
+        self.sections.append(_Section(heading=before.heading, fields=before.fields))
+        return ""
 
     def _flush(self, line: str, bullet: bool) -> None:
         if not line:
