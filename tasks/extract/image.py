@@ -2,8 +2,8 @@
 
 The file's first bytes must match its suffix's format (a renamed file is corrupt, not an
 image); the OCR child (`ocr.run_ocr`) then decodes it under Pillow's pixel bound (a
-decompression bomb is refused) and its own time and memory bounds. `.heic` is read when
-`pillow-heif` is installed (iPhones save photos as HEIC), and refused as unsupported otherwise.
+decompression bomb is refused) and its own time and memory bounds. `.heic` / `.heif` (what
+iPhones save) is decoded by pillow-heif, a wheel that bundles libheif.
 """
 
 from __future__ import annotations
@@ -22,13 +22,21 @@ _MAGIC: dict[str, tuple[bytes, ...]] = {
     ".jpeg": (b"\xff\xd8\xff",),
     ".tif": (b"II*\x00", b"MM\x00*"),
     ".tiff": (b"II*\x00", b"MM\x00*"),
+    ".heic": (),
+    ".heif": (),
 }
+# An ISO media file: a box size, "ftyp", then the brand of a HEIF still image.
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"hevc", b"hevx")
 
 
 def _check_magic(path: Path, suffix: str) -> None:
     head = read_head(path, 16)
-    if not head.startswith(_MAGIC[suffix]):
-        raise Refusal(RefusalKind.CORRUPT, f"not a {suffix} image (starts with {head[:8]!r})")
+    if suffix in (".heic", ".heif"):
+        if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+            return
+    elif head.startswith(_MAGIC[suffix]):
+        return
+    raise Refusal(RefusalKind.CORRUPT, f"not a {suffix} image (starts with {head[:12]!r})")
 
 
 class _ImageReader:

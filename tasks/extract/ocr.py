@@ -95,19 +95,10 @@ def _load_engine() -> Any:
     return ONNXPaddleOcr(use_angle_cls=False, use_gpu=False, ocr_model_size="small")
 
 
-def _lines(boxes: list[Any], texts: list[tuple[str, float]]) -> list[str]:
-    """Boxes grouped into lines (vertical overlap), each line left to right."""
-    # Only the OCR child needs it: its regexes cost ~15 ms (-X importtime) on every CLI start.
-    from tasks.extract.ocr_text import clean_ocr_text
-
-    items = []
-    for box, (text, _score) in zip(boxes, texts, strict=True):
-        ys = [p[1] for p in box]
-        xs = [p[0] for p in box]
-        items.append((min(ys), max(ys), min(xs), text))
-    items.sort()
-    rows: list[list[tuple[float, float, float, str]]] = []
-    for item in items:
+def _rows(items: list[tuple[float, float, float, float, str]]) -> list[list[Any]]:
+    """Items (top, bottom, left, right, text) grouped by vertical overlap, top first."""
+    rows: list[list[Any]] = []
+    for item in sorted(items):
         top, bottom = item[0], item[1]
         if rows:
             last_top = min(i[0] for i in rows[-1])
@@ -117,9 +108,27 @@ def _lines(boxes: list[Any], texts: list[tuple[str, float]]) -> list[str]:
                 rows[-1].append(item)
                 continue
         rows.append([item])
-    return [
-        "\u3000".join(clean_ocr_text(i[3]) for i in sorted(r, key=lambda i: i[2])) for r in rows
-    ]
+    return rows
+
+
+def _lines(boxes: list[Any], texts: list[tuple[str, float]]) -> list[str]:
+    """Boxes in reading order: horizontal lines left to right, or 縦書き columns right to left.
+
+    A page whose text boxes are mostly tall and narrow is set vertically: each column is a line
+    of its own, the columns of a tier read right to left, the tiers (段) top to bottom.
+    """
+    # Only the OCR child needs it: its regexes cost ~15 ms (-X importtime) on every CLI start.
+    from tasks.extract.ocr_text import clean_ocr_text
+
+    items = []
+    for box, (text, _score) in zip(boxes, texts, strict=True):
+        ys = [p[1] for p in box]
+        xs = [p[0] for p in box]
+        items.append((min(ys), max(ys), min(xs), max(xs), clean_ocr_text(text)))
+    tall = sum(1 for i in items if (i[1] - i[0]) > 1.5 * (i[3] - i[2]) and len(i[4]) > 1)
+    if tall * 2 > len(items):
+        return [i[4] for row in _rows(items) for i in sorted(row, key=lambda i: -i[3])]
+    return ["\u3000".join(i[4] for i in sorted(r, key=lambda i: i[2])) for r in _rows(items)]
 
 
 def _read_once(engine: Any, image: Any) -> _Reading:
@@ -164,6 +173,10 @@ def _image_pages(path: str, max_pages: int) -> Iterator[Any]:
     from PIL import Image, ImageSequence
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    if path.lower().endswith((".heic", ".heif")):
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
     with Image.open(path) as img:
         n = getattr(img, "n_frames", 1)
         if n > max_pages:

@@ -80,6 +80,24 @@ def draw_page(
     return page
 
 
+def draw_vertical_page(
+    columns: Sequence[str], *, dpi: int = 200, point_size: float = 15
+) -> Image.Image:
+    """A 縦書き page: one column per string, top to bottom, the first column on the right."""
+    from PIL import Image, ImageDraw
+
+    width, height = _mm(A4_MM[0], dpi), _mm(A4_MM[1], dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    size_px = round(point_size / 72 * dpi)
+    font = _font(size_px)
+    for i, column in enumerate(columns):
+        x = width - _mm(30, dpi) - i * round(size_px * 2)
+        for j, ch in enumerate(column):
+            draw.text((x, _mm(20, dpi) + j * round(size_px * 1.15)), ch, fill=0, font=font)
+    return page
+
+
 def degrade(
     page: Image.Image,
     *,
@@ -222,3 +240,8 @@ MEMO_LINES = [
     "次回：9月24日までに見積",
 ]
 MEMO_FACTS = ["2025年9月16日", "4小間", "1,650,000円", "800部", "9月24日"]
+VERTICAL_COLUMNS = [
+    "回覧　令和七年十月一日　総務部",
+    "防災訓練は十月二十日午後二時から行う。",
+    "参加者は各課三名、備蓄水は二百四十本を点検する。",
+]

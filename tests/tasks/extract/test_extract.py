@@ -30,7 +30,7 @@ from tests.tasks.extract.helpers import refused
 
 def test_supported_suffixes() -> None:
     office = {".docx", ".xlsx", ".xlsm", ".pptx", ".eml", ".msg"}
-    scans = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+    scans = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".heic", ".heif"}
     assert frozenset({".pdf", ".txt", ".md", *office, *scans}) == SUPPORTED_SUFFIXES
 
 
@@ -41,7 +41,8 @@ def test_registry_gives_each_suffix_one_reader() -> None:
     assert reader_for(".md") is not None and reader_for(".md").source_type == "md"
     assert reader_for(".exe") is None
     # PDFs and images (OCR) bound themselves in a child process.
-    assert frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}) == READ_IN_CHILD
+    images = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".heic", ".heif"}
+    assert frozenset({".pdf", *images}) == READ_IN_CHILD
 
 
 def test_cleaning_strips_control_characters_and_normalises() -> None:

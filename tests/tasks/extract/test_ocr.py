@@ -44,6 +44,19 @@ def test_phone_photo_of_a_memo(tmp_path: Path) -> None:
     assert any("OCR" in w and "原本" in w for w in doc.warnings)
 
 
+def test_iphone_heic_photo(tmp_path: Path) -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    page = scans.draw_page(scans.MEMO_LINES, point_size=16, height_mm=120)
+    heic = tmp_path / "IMG_0420.HEIC"
+    scans.photograph(page, seed=6).save(heic, format="HEIF", quality=80)
+    doc = extract_text(heic, LIMITS)
+    assert found(scans.MEMO_FACTS, doc.text) >= 0.85, doc.text
+    renamed = make_binary(tmp_path / "偽物.heic", b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    assert refused(renamed).kind is RefusalKind.CORRUPT  # an MP4 video renamed is no photo
+
+
 def test_scanned_tiff_tilted_speckled_and_upside_down(tmp_path: Path) -> None:
     clean = scans.draw_page(scans.DAILY_LINES, dpi=200)
     pages = [
@@ -58,6 +71,19 @@ def test_scanned_tiff_tilted_speckled_and_upside_down(tmp_path: Path) -> None:
     one, two = doc.text.split("\n\n", 1)
     assert found(scans.DAILY_FACTS, one) >= 0.85, one
     assert found(scans.DAILY_FACTS, two) >= 0.85, two  # read after turning the page over
+
+
+def test_vertical_scan_in_reading_order(tmp_path: Path) -> None:
+    page = scans.draw_vertical_page(scans.VERTICAL_COLUMNS)
+    doc = extract_text(scans.make_image(tmp_path / "回覧.png", page, dpi=200), LIMITS)
+    lines = [_norm(line) for line in doc.text.split("\n") if line.strip()]
+    # Columns right to left, each top to bottom: the first column drawn (rightmost) comes first.
+    assert len(lines) == 3, doc.text
+    for line, column in zip(lines, scans.VERTICAL_COLUMNS, strict=True):
+        assert found([column[:6], column[-6:]], line) >= 0.5, (line, column)
+    text = _norm(doc.text)
+    assert text.index("回覧") < text.index("防災訓練") < text.index("備蓄水")
+    assert found(["十月二十日", "三名", "二百四十本"], doc.text) == 1.0, doc.text
 
 
 def test_bad_images_are_refused(tmp_path: Path) -> None:
