@@ -166,7 +166,10 @@ class IntakeSettings(_Section):
         description="Memory the OCR process of one document may add (the model needs ~1.5 GB).",
     )
     ocr_dpi: int = Field(
-        200, ge=100, le=400, description="Resolution at which scanned PDF pages are rendered for OCR."
+        200,
+        ge=100,
+        le=400,
+        description="Resolution at which scanned PDF pages are rendered for OCR.",
     )
     lease_seconds: float = Field(
         600.0, gt=0, description="A claim older than this is taken over (dead worker)."
