@@ -306,6 +306,7 @@ class Store:
         """Bring the schema to the newest Alembic revision (idempotent, safe with many workers)."""
         if self._schema_revision() == SCHEMA_HEAD:
             return
+        # Alembic: ~0.1 s to import; only a store whose schema is behind (checked above) needs it.
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext

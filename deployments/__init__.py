@@ -8,6 +8,7 @@ May import: `flows` and below. Imported by: the CLI (`teichaku serve`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from core.settings import Settings
@@ -19,6 +20,7 @@ ZOMBIE_AUTOMATION = "teichaku: crash flow runs without heartbeat"
 
 
 def build_deployments(settings: Settings) -> list[RunnerDeployment]:
+    # Prefect and the flows (~3 s): only here, after `serve` set PREFECT_API_URL to its server.
     from deployments.digest import digest_deployment
     from deployments.intake import intake_deployment
     from deployments.monthly import monthly_deployment
@@ -29,8 +31,7 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
 def ensure_zombie_automation(within_seconds: int) -> None:
     """Mark flow runs Crashed when their heartbeats stop (a killed worker), so a run left Running
     blocks nothing. Prefect's documented recipe; created once per server, found by name after."""
-    from datetime import timedelta
-
+    # Prefect (~0.8 s): not at import, `serve` imports this package before it sets PREFECT_API_URL.
     from prefect.automations import Automation
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState

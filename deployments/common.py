@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.settings import Settings
+from core.specs import load_specs
 
 
 def workspace_slug(settings: Settings) -> str:
@@ -12,8 +13,6 @@ def workspace_slug(settings: Settings) -> str:
 
 def tags_for(settings: Settings, kind: str) -> list[str]:
     """`teichaku`, the kind, the workspace and every department, so the UI can filter by each."""
-    from core.specs import load_specs
-
     departments = sorted({s.spec.department for s in load_specs(settings.workspace)})
     return [
         "teichaku",

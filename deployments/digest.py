@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from prefect.schedules import Cron
+from prefect.types.entrypoint import EntrypointType
+
 from core.settings import Settings
 from deployments.common import tags_for, workspace_slug
+from flows.digest_flow import digest_flow
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 
 def digest_deployment(settings: Settings) -> RunnerDeployment:
-    # Prefect (~1.4 s to import) only when `teichaku serve` builds the deployments.
-    from prefect.schedules import Cron
-    from prefect.types.entrypoint import EntrypointType
-
-    from flows.digest_flow import digest_flow
-
     return digest_flow.to_deployment(
         name=f"digest-{workspace_slug(settings)}",
         schedules=[Cron(settings.serve.digest_cron, timezone=settings.serve.timezone)],

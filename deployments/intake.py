@@ -5,19 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from prefect.schedules import Interval
+from prefect.types.entrypoint import EntrypointType
+
 from core.settings import Settings
 from deployments.common import tags_for, workspace_slug
+from flows.intake import intake_flow
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 
 def intake_deployment(settings: Settings) -> RunnerDeployment:
-    from prefect.schedules import Interval
-    from prefect.types.entrypoint import EntrypointType
-
-    from flows.intake import intake_flow
-
     return intake_flow.to_deployment(
         name=f"intake-{workspace_slug(settings)}",
         schedule=Interval(timedelta(seconds=settings.serve.intake_interval_seconds)),

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from prefect.schedules import Cron
+from prefect.types.entrypoint import EntrypointType
+
 from core.settings import Settings
 from deployments.common import tags_for, workspace_slug
+from flows.monthly_flow import monthly_flow
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 
 def monthly_deployment(settings: Settings) -> RunnerDeployment:
-    # Prefect (~1.4 s to import) only when `teichaku serve` builds the deployments.
-    from prefect.schedules import Cron
-    from prefect.types.entrypoint import EntrypointType
-
-    from flows.monthly_flow import monthly_flow
-
     return monthly_flow.to_deployment(
         name=f"monthly-{workspace_slug(settings)}",
         # A cron cannot say "first working day": it wakes on days 1-7 and the flow checks.

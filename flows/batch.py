@@ -26,6 +26,7 @@ from core.specs import load_specs
 from core.store import Store, utcnow
 from flows.document import BatchContext, inboxes, open_batch, process_document
 from tasks.discover import discover
+from tasks.feedback import scan_feedback
 
 # Listeners for per-document progress (the CLI's progress bar). Module-level, because flow
 # parameters must stay serialisable for deployments; flows/intake.py re-exports these lists.
@@ -152,8 +153,6 @@ class DocumentThreads:
 
 def run_direct(settings: Settings) -> BatchSummary:
     """The batch on a plain thread pool: same steps and outcomes as the Prefect flow, no Prefect."""
-    from tasks.feedback import scan_feedback
-
     with DocumentThreads(settings) as threads:
         steps = Steps(
             scan_feedback=scan_feedback,

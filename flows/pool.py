@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
@@ -75,8 +76,6 @@ def start_server(settings: Any) -> None:
     """Start the forkserver now, so it loads what it preloads (GiNZA: ~1.5-2.5 s) while the
     caller is still importing and listing files. `teichaku run` calls this first thing, and every
     batch again when it opens (a no-op once the server runs)."""
-    from multiprocessing import forkserver
-
     context_for(settings)  # registers the preload before the server starts
     forkserver.ensure_running()
 

@@ -188,6 +188,7 @@ class Watcher:
     def _listen(self, paths: list[str]) -> None:
         """OS events only wake the scan early and extend the quiet period; they decide nothing."""
         try:
+            # Inside the try: if its native extension cannot load here, polling carries on (~5 ms).
             from watchfiles import watch
 
             for changes in watch(

@@ -21,9 +21,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.settings import sqlite_path
 from core.specs import LoadedSpec
+from core.store import Store
 from core.workspace import folders_for
+from kpi.metrics import counted_documents, tally
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -90,16 +94,9 @@ def load_kpis(settings: Settings) -> tuple[dict[str, SpecKpi], str | None]:
 
     Returns the figures and a Japanese note when they could not be read.
     """
-    from core.settings import sqlite_path
-
     db = sqlite_path(settings)
     if db is not None and not db.exists():
         return {}, None  # nothing processed yet; do not create a store just to read zeros
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from core.store import Store
-    from kpi.metrics import counted_documents, tally
-
     try:
         with Store.open(settings) as store:
             counted = counted_documents(store)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from teichaku.app import WorkspaceOpt, app, console, settings_for
 
@@ -18,7 +19,7 @@ def audit_rows(database_url: str, zone: tzinfo = UTC) -> list[dict[str, Any]]:
 
     `time_utc` stays as it was (scripts read it); `time_local` is the same instant in the
     workspace's zone, with its offset, as a person reads it."""
-    from core.store import Store
+    from core.store import Store  # SQLAlchemy: ~0.3 s, not for `teichaku --help`
 
     with Store(database_url) as store:
         docs = {d.id: d for d in store.documents()}
@@ -55,7 +56,7 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Audit trail (監査ログ): every model call with document, spec, endpoint, masked counts and a hash of what was sent."""
-    from tasks.guard import LABELS
+    from tasks.guard import LABELS  # the guard's patterns: ~0.1 s, not for `teichaku --help`
 
     workspace = workspace.expanduser().resolve()
     settings = settings_for(workspace)
@@ -64,8 +65,6 @@ def audit(
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    from rich.table import Table
-
     t = Table(title=f"AI 呼び出し監査ログ / model calls ({len(rows)})")
     for col in (
         f"時刻 ({settings.digest.timezone})",

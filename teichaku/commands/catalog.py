@@ -16,7 +16,7 @@ def catalog(
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Render every spec by department: where to drop, what comes back, an example, rules, KPIs."""
-    # The document path behind the examples (store, readers, guard) costs ~0.8 s to import.
+    # The document path behind the examples (store, readers, guard) costs ~1 s to import.
     from flows.catalog import build_catalog
     from kpi.catalog import INDEX
 

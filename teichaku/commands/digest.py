@@ -38,7 +38,7 @@ def digest(
     """The weekly digest: headline, departments, trend, success cases, roll-out ideas, ranking."""
     if not (out or send or resend):
         fail("--out FILE.html（プレビュー）か --send（送信）を指定してください。")
-    # The digest job (pandas, SQLAlchemy, the mailer): only for this command.
+    # The digest job (SQLAlchemy, jinja2, the mailer; pandas later): ~0.6 s, only this command.
     from flows.digest import DigestSteps, weekly_digest
     from kpi.mailer import DigestSendError
 

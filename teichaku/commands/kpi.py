@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from teichaku.app import WorkspaceOpt, app, console, fail, settings_for, specs_for
 
@@ -22,7 +23,7 @@ WeekOpt = Annotated[
 
 def resolve_week(settings: Settings, week: str | None) -> str:
     """The week asked for (default: the current one), or exit 2 naming what is wrong with it."""
-    from kpi.metrics import current_week, parse_week  # pandas: only commands that report
+    from kpi.metrics import current_week, parse_week  # SQLAlchemy: ~0.3 s, not for --help
 
     week = week or current_week(settings.digest.timezone)
     try:
@@ -44,7 +45,7 @@ def kpi(
     """Time saved (estimated and confirmed), adoption, active people and cost per department, spec and spec version."""
     if as_json and as_csv:
         fail("--json と --csv は同時に指定できません。")
-    from flows.digest import week_report  # pandas + SQLAlchemy: only commands that report
+    from flows.digest import week_report  # SQLAlchemy, jinja2, mailer: ~0.6 s; not for --help
 
     settings = settings_for(workspace.expanduser().resolve())
     week = resolve_week(settings, week)
@@ -53,7 +54,7 @@ def kpi(
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
     if as_csv:
-        from kpi.metrics import report_versions_frame
+        from kpi.metrics import report_versions_frame  # SQLAlchemy: ~0.3 s, not for --help
 
         report_versions_frame(report).to_csv(sys.stdout, index=False, lineterminator="\n")
         return
@@ -61,10 +62,9 @@ def kpi(
 
 
 def _print_report(report: KpiReport) -> None:
-    from rich.table import Table
-
     _print_totals(report)
 
+    # kpi.digest (jinja2, SQLAlchemy): ~0.45 s, not for --help; loaded by week_report already.
     from kpi.digest import OUTCOME_COLUMNS, hours, outcome_cells, rate, week_title
 
     h = report.headline
@@ -104,9 +104,7 @@ def _print_report(report: KpiReport) -> None:
 
 
 def _print_ranking(report: KpiReport) -> None:
-    from rich.table import Table
-
-    from kpi.digest import hours, month_title
+    from kpi.digest import hours, month_title  # kpi.digest: ~0.45 s, not for --help
 
     t = Table(
         title=f"月間活用ランキング（{month_title(report)}）/ monthly ranking",
@@ -127,8 +125,6 @@ def _print_ranking(report: KpiReport) -> None:
 
 
 def _print_totals(report: KpiReport) -> None:
-    from rich.table import Table
-
     t = Table(title="累計（全期間）/ all-time totals by department and spec")
     for col in (
         "部署",

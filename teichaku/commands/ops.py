@@ -24,7 +24,7 @@ STATUS_JA = {
 
 
 def _check_store(settings) -> None:  # settings: Settings
-    from core.settings import check_store_location
+    from core.settings import check_store_location  # pydantic-settings: ~0.06 s, not for --help
 
     try:
         check_store_location(settings)
@@ -39,6 +39,7 @@ def watch(workspace: WorkspaceOpt = Path(".")) -> None:
     Polls (works on SMB/NFS shares), uses OS file events where they work, and rescans
     periodically. Stops on Ctrl-C or SIGTERM, finishing or releasing documents in progress.
     """
+    # flows.watch (the document path: store, readers, guard): ~0.5 s; only `watch` needs it.
     from core.settings import apply_prefect_defaults
     from core.workspace import folders_for
     from flows.watch import Watcher, folder_problems
@@ -107,6 +108,7 @@ def serve(
     (its database in <workspace>/.teichaku/prefect), because Prefect's in-process server
     does not run schedules.
     """
+    # pydantic-settings and the deployments package: ~0.06 s, not for --help.
     from core.settings import apply_prefect_defaults, prefect_api_url, use_prefect_api
     from deployments.local_server import LocalPrefectServer
 
@@ -122,6 +124,7 @@ def serve(
         server = LocalPrefectServer(settings.state_dir / "prefect").start()
         use_prefect_api(server.api_url)  # before Prefect is imported below
     try:
+        # Prefect: ~0.8 s, only `serve`, and only after use_prefect_api above set its server.
         from prefect import serve as prefect_serve
 
         from deployments import build_deployments, ensure_zombie_automation

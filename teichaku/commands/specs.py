@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from teichaku.app import WorkspaceOpt, console, err, fail, settings_for, specs_app, specs_for
 
@@ -23,7 +24,7 @@ def specs_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the prompt specs with their folders and origin (built-in or the workspace's own)."""
-    from core.workspace import folders_for
+    from core.workspace import folders_for  # pydantic-settings: ~0.07 s, not for --help
 
     workspace = workspace.expanduser().resolve()
     settings = settings_for(workspace, must_exist=False)
@@ -50,8 +51,6 @@ def specs_list(
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    from rich.table import Table
-
     t = Table(title="プロンプト仕様 / prompt specs")
     for col in ("id", "部署", "タイトル", "版", "出どころ", "受付フォルダ"):
         t.add_column(col)
@@ -171,8 +170,6 @@ def specs_test(
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Run every spec's examples through the engine; a pass/fail table, exit 1 on any failure."""
-    from rich.table import Table
-
     # flows.document (store, worker pool, readers, guard) costs ~0.8 s; list/new/validate skip it.
     from flows.spec_examples import run_examples
     from tasks.generate.factory import build_engine
