@@ -13,6 +13,7 @@ from core.settings import Settings
 from tasks.guard import ner
 from tasks.guard.lists import client_names, directory_names
 from tasks.guard.names import (
+    ERA_DATE,
     LEGAL_FORM_EDGE,
     NOT_NAMES,
     companies,
@@ -22,7 +23,7 @@ from tasks.guard.names import (
 )
 from tasks.guard.patterns import structured
 from tasks.guard.spans import Span, fold, occurrences, resolve
-from tasks.guard.tagged import tagged_names
+from tasks.guard.tagged import generic_facility, tagged_names
 
 NER_UNAVAILABLE_JA = "人名の自動検出（GiNZA）を使えなかったため、人名は書式（様・さん・担当：など）と名簿だけで伏せました。"
 NER_PARTIAL_JA = (
@@ -48,13 +49,21 @@ def detect(text: str, settings: Settings) -> tuple[list[Span], list[str], int]:
         chosen, ner_chars, cut = choice.chosen()
         ner_persons, ner_companies = ner_names(ner.run_ner(nlp, chosen))
         found.persons |= ner_persons
-        found.companies |= companies("", ner_companies)
+        found.companies |= companies("", {c for c in ner_companies if not generic_facility(c)})
         if cut:
             warnings.append(NER_PARTIAL_JA.format(chars=ner_chars))
     elif settings.guard.ner:
         warnings.append(NER_UNAVAILABLE_JA)
     spans += found.occurrences(text)
+    spans = [s for s in spans if not _era_date(text, s)]
     return share_legal_forms(text, resolve(spans, len(text))), warnings, ner_chars
+
+
+def _era_date(text: str, span: Span) -> bool:
+    """令和7年, R7年, 明治5年: an era name (or its letter) before a number writes a date and is
+    never masked, whoever found it (株式会社明治 makes 明治 a name, not 明治5年)."""
+    m = ERA_DATE.match(text, span.start)
+    return m is not None and span.end < m.end()
 
 
 def share_legal_forms(text: str, spans: list[Span]) -> list[Span]:

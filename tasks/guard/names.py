@@ -27,9 +27,10 @@ _CO_NAME = r"[一-龥々〆ヶァ-ヴーA-Za-zＡ-Ｚａ-ｚ0-9０-９・&＆]"
 _COMPANY = re.compile(
     rf"(?:{_CO_FORM})[ 　]?(?:[ぁ-ゖ]{{1,6}}(?=[一-龥ァ-ヴ]))?{_CO_NAME}{{1,20}}|{_CO_NAME}{{1,20}}[ 　]?(?:{_CO_FORM})"
 )
-# Trade-name endings that mark a company without a legal form: 「ミナト物産」「ABC商事」.
+# Trade-name endings that mark a company without a legal form: 「ミナト物産」「ABC商事」. Not
+# right after ・: 「工場・物流」 is a list of common nouns.
 _COMPANY_SUFFIX = re.compile(
-    r"(?<![一-龥々ァ-ヴーA-Za-z])[一-龥々ァ-ヴーA-Za-zＡ-Ｚａ-ｚ&＆・]{1,10}"
+    r"(?<![一-龥々ァ-ヴーA-Za-z])[一-龥々ァ-ヴーA-Za-zＡ-Ｚａ-ｚ&＆・]{1,10}(?<!・)"
     r"(?:商事|物産|精機|製作所|電機|電工|技研|商会|商店|工業|重工|運輸|物流|建設|産業|興産|化成|製薬|"
     r"ホールディングス|テクノロジーズ|システムズ|エンジニアリング)"
 )
@@ -134,6 +135,18 @@ NOT_NAMES = {
 }
 NAME_CUE = re.compile(
     rf"様|さん|氏|殿|{_TITLES}|担当|出席|参加|申請|記入|作成|報告|承認|氏名|株式会社|㈱|\(株\)|（株）|会社|商事|精機"
+)
+
+# Era names write dates (令和7年, R7年, 昭和の終わり); never a name on their own.
+ERA_NAMES = frozenset({"令和", "平成", "昭和", "大正", "明治"})
+ERA_DATE = re.compile(
+    r"(?:令和|平成|昭和|大正|明治)[ 　]?[0-9０-９一二三四五六七八九十元]|[RHSＲＨＳ][0-9０-９]"
+)
+# Facility and unit words (物流センター, 第二倉庫, 品質保証部): a name only after a name (北斗物流センター).
+FACILITY_END = re.compile(r"(?:センター|本部|部|課|工場|倉庫|事業所|営業所|支店|支社)$")
+# A department word written before a person (「営業部 山田」): the unit, not part of the name.
+_DEPT_WORD = re.compile(
+    r"^[一-龥々ァ-ヴー]{0,10}(?:部|課|室|係|センター|本部|支店|支社|営業所|工場|チーム|グループ)$"
 )
 
 # Foreign full names (ジョン・スミス); plain katakana words are mostly common nouns (ユニット, リース)
@@ -306,10 +319,30 @@ def _org_worth_taking(ent: Any, value: str) -> bool:
     if ent.label_ in _COMPANY_LABELS:
         # Common nouns labelled Company (Aライン, BtoBメーカー) are the model guessing; a word in
         # capitals (IBM) or in katakana alone is a name the dictionary does not know.
-        return any(re.fullmatch(r"[A-Z&]{2,}|[ァ-ヴー]{3,}", t.text) for t in ent) and not any(
-            t.text in COMMON_LATIN for t in ent
-        )
+        # A katakana word after a single letter names a line or a team (Aライン・Bライン).
+        toks = list(ent)
+        named = [
+            t
+            for k, t in enumerate(toks)
+            if re.fullmatch(r"[A-Z&]{2,}|[ァ-ヴー]{3,}", t.text)
+            and not (k > 0 and re.fullmatch(r"[A-ZＡ-Ｚ]", toks[k - 1].text))
+        ]
+        return bool(named) and not any(t.text in COMMON_LATIN for t in ent)
     return bool(_NAME_SCRIPT.search(value))
+
+
+def _without_department(ent: Any, value: str) -> str:
+    """「営業部 山田」 labelled Person: the person is 山田; the department stays readable. A
+    leading word goes only when no token of it is a 人名 (阿部, 服部 are surnames)."""
+    text, pos = ent.doc.text, ent.start_char
+    for part in re.findall(r"\S+\s+", text[ent.start_char : ent.end_char]):
+        word = part.strip()
+        names = any("人名" in t.tag_ for t in ent if pos <= t.idx < pos + len(word))
+        if names or not _DEPT_WORD.match(word):
+            break
+        pos += len(part)
+    rest = _trim_entity(text[pos : ent.end_char])
+    return rest if pos > ent.start_char and len(rest) >= 2 else value
 
 
 def ner_names(docs: Iterable[Doc]) -> tuple[set[str], set[str]]:
@@ -319,10 +352,10 @@ def ner_names(docs: Iterable[Doc]) -> tuple[set[str], set[str]]:
     for doc in docs:
         for ent in doc.ents:
             value = _trim_entity(ent.text)
-            if len(value) < 2 or value in NOT_NAMES or value in COMMON_LATIN:
+            if len(value) < 2 or value in NOT_NAMES or value in COMMON_LATIN or value in ERA_NAMES:
                 continue
             if ent.label_ == "Person" and not _CO_FORM_IN.search(value):
-                persons.add(_TITLE_TRAIL.sub("", value) or value)
+                persons.add(_TITLE_TRAIL.sub("", _without_department(ent, value)) or value)
             elif ent.label_ in ORG_LABELS and _org_worth_taking(ent, value):
                 companies.add(value)
     return persons, companies

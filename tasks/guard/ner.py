@@ -104,6 +104,12 @@ def tokenize(nlp: Language, text: str) -> Iterator[tuple[int, Doc]]:
         yield offset, doc
 
 
+def tokenize_one(nlp: Language, text: str) -> Doc:
+    """A short text through the dictionary alone (a word's parts), under the tokenizer's lock."""
+    with _RUN_LOCK:
+        return nlp.tokenizer(text)
+
+
 def _worth_ner(doc: Doc) -> bool:
     """Whether a piece may hold a name only the NER model would find.
 

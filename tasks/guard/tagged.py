@@ -16,9 +16,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tasks.guard.names import COMMON_LATIN, HONORIFIC, NOT_NAMES, TITLE_WORDS
+from tasks.guard import ner
+from tasks.guard.names import (
+    COMMON_LATIN,
+    ERA_NAMES,
+    FACILITY_END,
+    HONORIFIC,
+    NOT_NAMES,
+    TITLE_WORDS,
+)
 from tasks.guard.spans import Span
 
 if TYPE_CHECKING:
@@ -182,10 +191,31 @@ def _given_name_rest(toks: list[Token], i: int, j: int) -> int:
     return j
 
 
+@lru_cache(maxsize=2048)
+def generic_facility(text: str) -> bool:
+    """物流センター, 第二倉庫, 品質保証部: a facility or unit word after common words only, which
+    the dictionary sometimes tags a proper noun; not a name on its own (北斗物流センター is)."""
+    m = FACILITY_END.search(text)
+    stem = text[: m.start()] if m else ""
+    if m is None or not stem:
+        return m is not None
+    if len(stem) < 2 or not re.fullmatch(r"[一-龥々ァ-ヴー]+", stem):
+        return False  # 阿部, 服部: too short to tell from a surname
+    nlp = ner.load()
+    if nlp is None:
+        return False
+    return all(
+        t.tag_.startswith(("名詞-普通名詞", "接頭辞")) or "数詞" in t.tag_
+        for t in ner.tokenize_one(nlp, stem)
+    )
+
+
 def classify(unit: Unit) -> str | None:
     """person | company | proper_noun | None (a place, or nothing name-like)."""
     toks, text = unit.tokens, unit.text
-    if text in NOT_NAMES or text in COMMON_LATIN:
+    if text in NOT_NAMES or text in COMMON_LATIN or text in ERA_NAMES:
+        return None
+    if not any(_person_tag(t) for t in toks) and generic_facility(text):
         return None
     if _TRADE_END.search(text) and len(text) > 2 and not all(_person_tag(t) for t in toks):
         return "company"

@@ -291,3 +291,36 @@ def test_common_words_and_codes_stay(settings, spec):
     )
     r = guard_text(text, spec, settings)
     assert r.text == text, r.text
+
+
+def test_era_names_and_facility_words_are_not_names(settings, spec):
+    # 「[固有名1]七年」 would destroy every date; 物流センター is a place in the company, not a name.
+    text = "令和7年12月4日に物流センターで"
+    assert guard_text(text, spec, settings).text == text
+    for date in ("平成31年4月、昭和の終わり。大正10年、明治5年。", "R7年とH30年とS60年"):
+        assert guard_text(date, spec, settings).text == date
+    facilities = "物流センターと第二倉庫、大阪支店、品質保証部、東京事業所、第一工場"
+    assert guard_text(facilities, spec, settings).text == facilities
+
+
+def test_company_masked_not_its_facility(settings, spec):
+    text = "株式会社北斗物流 物流センター"
+    r = guard_text(text, spec, settings)
+    assert r.text == "[会社1] 物流センター", r.text
+    assert r.mapping == {"[会社1]": "株式会社北斗物流"}
+    # An era name that is also a client's name: the client is held back, the date is not.
+    r = guard_text("株式会社明治の担当者と明治5年の資料", spec, settings)
+    assert "明治5年" in r.text and "株式会社明治" not in r.text, r.text
+
+
+def test_business_lists_and_departments_are_not_names(settings, spec):
+    r = guard_text(
+        "佐藤から高田さんへ、プレス工程（Aライン・Bライン）の工程管理業務を引き継ぐ。"
+        "第2工場・物流倉庫の件は営業部 山田が説明した。品質保証部 阿部 太郎が報告した。",
+        spec,
+        settings,
+    )
+    assert "（Aライン・Bライン）" in r.text and "第2工場・物流倉庫" in r.text, r.text
+    assert "営業部 [人名" in r.text and "品質保証部 [人名" in r.text, r.text
+    assert not any(v.startswith(("営業部", "品質保証部")) for v in r.mapping.values()), r.mapping
+    assert {"山田", "阿部 太郎"} <= set(r.mapping.values()), r.mapping
