@@ -583,6 +583,15 @@ class Store:
         reason are unchanged, so a rescan of the same folders is a no-op. Minutes and a reason given
         earlier survive a rescan that repeats the same verdict without them."""
         now = utcnow()
+        given = {
+            "verdict": verdict,
+            "minutes_spent": minutes_spent,
+            "baseline_minutes": baseline_minutes,
+            "owner": owner,
+            "source": source,
+            "path": path,
+            "reason": reason,
+        }
         for _ in range(2):  # a concurrent insert of the same document: retry as an update
             try:
                 with self.session() as s:
@@ -592,43 +601,50 @@ class Store:
                     if row is None:
                         s.add(
                             Feedback(
-                                document_id=document_id,
-                                verdict=verdict,
-                                minutes_spent=minutes_spent,
-                                baseline_minutes=baseline_minutes,
-                                owner=owner,
-                                source=source,
-                                path=path,
-                                reason=reason,
-                                created_at=now,
-                                updated_at=now,
+                                document_id=document_id, **given, created_at=now, updated_at=now
                             )
                         )
                         return True
-                    same_verdict = row.verdict == verdict
-                    new_minutes = (
-                        minutes_spent
-                        if minutes_spent is not None
-                        else (row.minutes_spent if same_verdict else None)
-                    )
-                    new_reason = reason or (row.reason if same_verdict else None)
-                    unchanged = (new_minutes, new_reason) == (row.minutes_spent, row.reason)
-                    if same_verdict and unchanged:
-                        return False
-                    row.verdict, row.minutes_spent, row.source = verdict, new_minutes, source
-                    row.reason = new_reason
-                    if verdict != "adopted":  # nothing was kept of a rejected draft
-                        row.retention = row.edit_chars = row.compared = row.matched_by = None
-                    row.baseline_minutes = (
-                        baseline_minutes if baseline_minutes is not None else row.baseline_minutes
-                    )
-                    row.owner = owner or row.owner
-                    row.path = path or row.path
-                    row.updated_at = now
-                    return True
+                    return self._update_feedback(row, now, **given)
             except IntegrityError:
                 continue
         return False
+
+    @staticmethod
+    def _update_feedback(
+        row: Feedback,
+        now: datetime,
+        *,
+        verdict: str,
+        minutes_spent: float | None,
+        baseline_minutes: float | None,
+        owner: str | None,
+        source: str,
+        path: str | None,
+        reason: str | None,
+    ) -> bool:
+        """record_feedback on a document judged before: False when nothing changes."""
+        same_verdict = row.verdict == verdict
+        new_minutes = (
+            minutes_spent
+            if minutes_spent is not None
+            else (row.minutes_spent if same_verdict else None)
+        )
+        new_reason = reason or (row.reason if same_verdict else None)
+        unchanged = (new_minutes, new_reason) == (row.minutes_spent, row.reason)
+        if same_verdict and unchanged:
+            return False
+        row.verdict, row.minutes_spent, row.source = verdict, new_minutes, source
+        row.reason = new_reason
+        if verdict != "adopted":  # nothing was kept of a rejected draft
+            row.retention = row.edit_chars = row.compared = row.matched_by = None
+        row.baseline_minutes = (
+            baseline_minutes if baseline_minutes is not None else row.baseline_minutes
+        )
+        row.owner = owner or row.owner
+        row.path = path or row.path
+        row.updated_at = now
+        return True
 
     def feedback(self) -> list[Feedback]:
         with self.session() as s:

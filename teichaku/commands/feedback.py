@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from core.errors import ConfigError
+from core.settings import Settings
 from teichaku.app import WorkspaceOpt, app, console, fail, settings_for, specs_for
+
+if TYPE_CHECKING:
+    from core.store import Document
 
 feedback_app = typer.Typer(
     help="Same as moving the draft into 採用/ or 不採用/: confirms (or zeroes) its time saved. "
@@ -64,17 +68,32 @@ def feedback(
         return
     if draft is None or verdict is None:
         fail("--draft と --verdict を指定してください（一覧は teichaku feedback list）。")
-    from core.store import Store  # SQLAlchemy: ~0.6 s
-    from tasks.feedback import record_cli_feedback
-
     settings = settings_for(workspace.expanduser().resolve())
     if minutes is not None and verdict is VerdictChoice.rejected:
         fail("--minutes は採用（adopted）のときだけ指定できます。")
     if reason is not None and verdict is VerdictChoice.adopted:
         fail("--reason は不採用（rejected）のときだけ指定できます。")
+    doc = _record(settings, draft, verdict, minutes, reason)
+    label = "採用" if verdict is VerdictChoice.adopted else "不採用"
+    extra = f"（実作業 {minutes:g} 分）" if minutes is not None else ""
+    extra += f"（理由: {reason}）" if reason else ""
+    console.print(f"記録しました: {doc.name} → {label}{extra}")
+
+
+def _record(
+    settings: Settings,
+    draft: Path,
+    verdict: VerdictChoice,
+    minutes: float | None,
+    reason: str | None,
+) -> Document:
+    """The verdict in the store; a configuration problem ends the command with its message."""
+    from core.store import Store  # SQLAlchemy: ~0.6 s
+    from tasks.feedback import record_cli_feedback
+
     try:
         with Store.open(settings) as store:
-            doc = record_cli_feedback(
+            return record_cli_feedback(
                 settings,
                 specs_for(settings.workspace),
                 store,
@@ -85,10 +104,6 @@ def feedback(
             )
     except ConfigError as e:
         fail(str(e))
-    label = "採用" if verdict is VerdictChoice.adopted else "不採用"
-    extra = f"（実作業 {minutes:g} 分）" if minutes is not None else ""
-    extra += f"（理由: {reason}）" if reason else ""
-    console.print(f"記録しました: {doc.name} → {label}{extra}")
 
 
 @feedback_app.command("list")
