@@ -68,8 +68,11 @@ class OutputField(_Strict):
 
 
 class InputSpec(_Strict):
+    # Empty (the field omitted) means every format the readers support: core cannot know them
+    # (tasks.extract does), so the check resolves it (flows.document.check_accepted).
     extensions: list[str] = Field(
-        [".docx", ".pdf", ".txt", ".md"], description="Accepted file types."
+        default_factory=list,
+        description="Accepted file types; omitted or empty: every supported format.",
     )
     description: str = Field(description="What staff should drop here, in Japanese.")
 

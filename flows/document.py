@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 from core.engine import Engine
 from core.errors import EngineUnavailable, Refusal
+from core.examples import draft_meta
 from core.models import (
     DiscoveredFile,
     DocumentOutcome,
@@ -129,6 +131,7 @@ def warm_up(settings: Settings, cpu: CpuPool | None = None) -> threading.Thread:
         if cpu is not None:
             cpu.warm_up()
         elif settings.guard.enabled and settings.guard.ner:
+            # tasks.guard loads GiNZA (~1.5-2.5 s); only this warm-up thread may pull it in.
             from tasks.guard import warm_up as warm_guard
 
             warm_guard()
@@ -153,10 +156,8 @@ def sha256_file(path: Path) -> str:
 def _file_owner(path: Path) -> str | None:
     """The file's owner on the share, when the OS tells (used by KPIs; no per-person view by default)."""
     try:
-        import pwd
-
         return pwd.getpwuid(os.stat(path).st_uid).pw_name
-    except (ImportError, KeyError, OSError):
+    except (KeyError, OSError):
         return None
 
 
@@ -309,19 +310,15 @@ class Produced:
     def meta(self, spec: PromptSpec, source_name: str, zone: tzinfo | None = None) -> DraftMeta:
         """The draft's provenance: source, spec, engine, and every warning a reviewer must see;
         the time in the workspace's zone (`zone`, Settings.zone), the source's own title."""
-        return DraftMeta(
-            source_name=source_name,
-            spec_id=spec.id,
-            spec_version=spec.version,
-            spec_title=spec.title,
-            department_name=spec.department_name,
-            engine=self.result.engine,
-            model=self.result.model,
-            created_at=datetime.now(zone).replace(microsecond=0),
-            offline=self.result.engine == "offline",
-            warnings=[*self.extracted.warnings, *self.guarded.warnings],
-            needs_review_reason=self.result.needs_review_reason,
-            source_heading=source_heading(self.extracted.text),
+        base = draft_meta(
+            spec, source=source_name, engine=self.result.engine, model=self.result.model, zone=zone
+        )
+        return base.model_copy(
+            update={
+                "warnings": [*self.extracted.warnings, *self.guarded.warnings],
+                "needs_review_reason": self.result.needs_review_reason,
+                "source_heading": source_heading(self.extracted.text),
+            }
         )
 
 
@@ -362,6 +359,8 @@ def check_accepted(read_path: Path, spec: PromptSpec) -> None:
     """The spec's `inputs.extensions` decide what its folder takes; a workspace spec may narrow it."""
     suffix = read_path.suffix.lower()
     accepted = [e.lower() for e in spec.inputs.extensions]
+    if not accepted:  # the field omitted: every format the readers support
+        return
     # A format no reader knows keeps the general reason (it lists every supported format).
     if suffix in SUPPORTED_SUFFIXES and suffix not in accepted:
         listed = "、".join(accepted)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -62,10 +63,8 @@ class FeedbackScan:
 def file_owner(path: Path) -> str | None:
     """The file's owner where the OS tells (POSIX); None elsewhere. Best effort on shares."""
     try:
-        import pwd
-
         return pwd.getpwuid(os.stat(path).st_uid).pw_name
-    except (ImportError, KeyError, OSError):
+    except (KeyError, OSError):
         return None
 
 

@@ -217,6 +217,7 @@ def _draft_owner(outbox: Path, md_name: str | None, docx_name: str | None) -> st
             return None
     if docx_name:
         try:
+            # python-docx ~35 ms (-X importtime): only to read back an existing .docx draft's id.
             from docx import Document
 
             return Document(str(outbox / docx_name)).core_properties.identifier or None

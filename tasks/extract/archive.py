@@ -1,8 +1,8 @@
 """Office archive checks: refuse OLE files, broken zips and zip bombs before any parser runs.
 
 Only the zip's central directory is read (no member is extracted), so a few KB that would
-inflate to GBs cost nothing. Office formats (.docx, .xlsx, .pptx) call `check_zip` first and
-then look for their own main part in the member names it returns.
+inflate to GBs cost nothing. Office formats (.docx, .xlsx, .pptx) call `check_office_zip`:
+`check_zip`, then their own main part among the member names it returns.
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ _ZIP_TAIL = 22 + 65535
 # Small members compress well by nature (styles, repeated table XML); the ratio only
 # signals a bomb when the member is big enough to hurt.
 _ZIP_RATIO_MIN_MEMBER = 1 * MB
+# Each Office format's main part, and the name a refusal gives the format.
+_MAIN_PARTS = {
+    "word/document.xml": "Word",
+    "xl/workbook.xml": "Excel",
+    "ppt/presentation.xml": "PowerPoint",
+}
 
 
 def refuse_ole(path: Path, legacy_stream: str, legacy_suffix: str) -> Refusal:
@@ -54,6 +60,27 @@ def check_zip(
     infos = _central_directory(path, head)
     _check_sizes(infos, limits)
     return frozenset(i.filename for i in infos)
+
+
+def check_office_zip(
+    path: Path,
+    limits: IntakeSettings,
+    *,
+    main_part: str,
+    legacy_stream: str,
+    legacy_suffix: str,
+    suffix_label: str,
+) -> None:
+    """`check_zip`, then Refusal unless the archive holds `main_part` (another Office format's
+    archive under this suffix is an unsupported type, no main part at all is corrupt)."""
+    names = check_zip(path, limits, legacy_stream=legacy_stream, legacy_suffix=legacy_suffix)
+    if main_part in names:
+        return
+    others = [part for part in _MAIN_PARTS if part != main_part]
+    if any(part in names for part in others):
+        formats = "/".join(_MAIN_PARTS[part] for part in others)
+        raise Refusal(RefusalKind.UNSUPPORTED_TYPE, f"{formats} archive with {suffix_label}")
+    raise Refusal(RefusalKind.CORRUPT, f"zip has no {main_part}")
 
 
 def _central_directory(path: Path, head: bytes) -> list[zipfile.ZipInfo]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -23,7 +24,8 @@ from tasks.extract.base import MB
 
 
 def address_space() -> int:
-    """Bytes this process has mapped now (the bound is on what reading adds to that)."""
+    """Bytes this process has mapped now. A reader forks from a server that may hold GiNZA
+    (~850 MB mapped, shared, not used here); the bound is on what reading adds to that."""
     try:
         with open("/proc/self/statm", encoding="ascii") as f:
             return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -42,8 +44,6 @@ def _child(
 ) -> None:
     """Runs in the child: bound the address space, do the work, send one tagged tuple."""
     try:
-        import resource
-
         limit = address_space() + memory_mb * MB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         conn.send(work(*args))
@@ -62,12 +62,19 @@ def run_bounded(
     timeout: float,
     memory_mb: int,
     what: str,
+    setting_names: tuple[str, str] | None = None,
 ) -> tuple[Any, ...]:
     """`work(*args)` in a bounded child; its tuple, or Refusal(TIMEOUT) when it ran out.
 
     `work` must be a module-level function (the forkserver pickles it by name). A tuple
-    starting with "memory" or "error" means the child caught that itself.
+    starting with "memory" or "error" means the child caught that itself. `setting_names`
+    (time, memory) name the settings the bounds came from in the refusal's detail.
     """
+    if setting_names:
+        time_bound = f"{setting_names[0]}={timeout}"
+        memory_bound = f"{setting_names[1]}={memory_mb}"
+    else:
+        time_bound, memory_bound = f"{timeout:.0f} s", f"of {memory_mb} MB"
     ctx = process_context()
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(  # type: ignore[attr-defined]
@@ -80,7 +87,7 @@ def run_bounded(
         sender.close()  # so recv() sees EOF if the child dies without sending
     try:
         if not receiver.poll(timeout):
-            raise Refusal(RefusalKind.TIMEOUT, f"{what} did not finish within {timeout:.0f} s")
+            raise Refusal(RefusalKind.TIMEOUT, f"{what} did not finish within {time_bound}")
         try:
             return receiver.recv()
         except EOFError:
@@ -89,7 +96,7 @@ def run_bounded(
                 RefusalKind.TIMEOUT,
                 f"{what} process exited (code {proc.exitcode}) without a result after "
                 f"{time.monotonic() - started:.1f}s: likely killed at its memory bound "
-                f"of {memory_mb} MB (or it failed to start; see stderr)",
+                f"{memory_bound} (or it failed to start; see stderr)",
             ) from None
     finally:
         if proc.is_alive():

@@ -13,8 +13,12 @@ refused like a password-protected file.
 
 from __future__ import annotations
 
+import codecs
+import email
 import re
 import tempfile
+from email import policy
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,8 +103,6 @@ def decode_part(data: bytes, charset: str | None) -> str:
 
 
 def _known(codec: str) -> bool:
-    import codecs
-
     try:
         codecs.lookup(codec)
     except LookupError:
@@ -240,8 +242,6 @@ def _body_and_attachments(msg: EmailMessage) -> tuple[str, list[tuple[str, bytes
 
 
 def _date(value: str | None) -> Any:
-    from email.utils import parsedate_to_datetime
-
     if not value:
         return None
     try:
@@ -256,10 +256,6 @@ class _EmlReader:
     in_child = False
 
     def read(self, path: Path, limits: IntakeSettings) -> ExtractedDocument:
-        # Not at module level: email.policy costs ~18 ms (-X importtime) on every CLI start.
-        import email
-        from email import policy
-
         msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         if not any(msg.get(h) for h in ("From", "Subject", "Date", "Message-ID")):
             raise Refusal(RefusalKind.CORRUPT, "no From/Subject/Date/Message-ID header: not a mail")
@@ -286,6 +282,7 @@ class _MsgReader:
     def read(self, path: Path, limits: IntakeSettings) -> ExtractedDocument:
         if not read_head(path, 8).startswith(OLE_MAGIC):
             raise Refusal(RefusalKind.CORRUPT, "not an OLE compound file: not an Outlook .msg")
+        # extract-msg ~186 ms (-X importtime), not preloaded by the forkserver (tasks.extract is): loaded only by a batch that reads a .msg.
         import extract_msg
 
         try:

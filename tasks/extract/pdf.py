@@ -3,26 +3,21 @@
 Bounded three ways, because crafted PDFs have sent pypdf into endless loops and memory
 blow-ups: the child gets `intake.pdf_timeout_seconds` and is killed after it, its address
 space may grow by `intake.pdf_memory_mb` (RLIMIT_AS), and more than `intake.pdf_max_pages`
-pages are refused before any text is extracted. The child forks from the forkserver
-(`core.processes`), which has this module and pypdf preloaded, so it starts in milliseconds.
+pages are refused before any text is extracted. The child (`bounded.run_bounded`, the one
+child runner of every bounded reader) forks from the forkserver (`core.processes`), which has this module and pypdf preloaded, so it starts in milliseconds.
 Headers and trailers are checked in the parent first (no %PDF-, no %%EOF: cut short).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from core.errors import Refusal
 from core.models import ExtractedDocument, RefusalKind
-from core.processes import process_context
 from core.settings import IntakeSettings
-from tasks.extract.base import MB
+from tasks.extract.bounded import run_bounded
 from tasks.extract.cleaning import looks_garbled
 from tasks.extract.ocr import ocr_document
 from tasks.extract.pdf_layers import PDF_ENCODING_REASON_JA, reread_layer
@@ -39,43 +34,12 @@ def _page_has_images(page: Any) -> bool:
         return False
 
 
-def _pdf_worker(path: str, max_pages: int, memory_mb: int, conn: Connection) -> None:
-    """Runs in the child: parse the PDF and send one tagged tuple back."""
-    try:
-        import resource
-
-        limit = _address_space() + memory_mb * MB
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        logging.getLogger("pypdf").setLevel(logging.ERROR)
-        conn.send(_read_pdf(path, max_pages))
-    except MemoryError:
-        _send_quietly(conn, ("memory", f"MemoryError under RLIMIT_AS={memory_mb} MB"))
-    except BaseException as e:
-        _send_quietly(conn, ("error", f"{type(e).__name__}: {e}"[:2000]))
-    finally:
-        conn.close()
-
-
-def _address_space() -> int:
-    """Bytes this process has mapped now. The reader forks from a server that may hold GiNZA
-    (~850 MB mapped, shared, not used here); the bound is on what reading adds to that."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return 0
-
-
-def _send_quietly(conn: Connection, message: tuple[Any, ...]) -> None:
-    # Out of memory even the report may fail; the parent then sees EOF and says so.
-    with contextlib.suppress(Exception):
-        conn.send(message)
-
-
 def _read_pdf(path: str, max_pages: int) -> tuple[Any, ...]:
-    # Not at module level: pypdf adds ~130 ms (-X importtime) to every CLI start.
+    """Runs in the bounded child: parse the PDF and return one tagged tuple."""
+    # pypdf (~65 ms, -X importtime) is preloaded by the forkserver, so free here; the CLI never pays.
     from pypdf import PasswordType, PdfReader
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
@@ -112,39 +76,14 @@ def _read_pdf(path: str, max_pages: int) -> tuple[Any, ...]:
 
 
 def _run_pdf_child(path: Path, limits: IntakeSettings) -> tuple[Any, ...]:
-    ctx = process_context()
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(  # type: ignore[attr-defined]
-        target=_pdf_worker,
-        args=(str(path), limits.pdf_max_pages, limits.pdf_memory_mb, sender),
-        name="teichaku-pdf",
+    return run_bounded(
+        _read_pdf,
+        (str(path), limits.pdf_max_pages),
+        timeout=limits.pdf_timeout_seconds,
+        memory_mb=limits.pdf_memory_mb,
+        what="pypdf",
+        setting_names=("pdf_timeout_seconds", "pdf_memory_mb"),
     )
-    started = time.monotonic()
-    try:
-        proc.start()
-        sender.close()  # so recv() sees EOF if the child dies without sending
-        if not receiver.poll(limits.pdf_timeout_seconds):
-            raise Refusal(
-                RefusalKind.TIMEOUT,
-                f"pypdf did not finish within pdf_timeout_seconds={limits.pdf_timeout_seconds}",
-            )
-        try:
-            return receiver.recv()
-        except EOFError:
-            proc.join(5)
-            raise Refusal(
-                RefusalKind.TIMEOUT,
-                f"PDF parser process exited (code {proc.exitcode}) without a result after "
-                f"{time.monotonic() - started:.1f}s: likely killed at the memory bound "
-                f"pdf_memory_mb={limits.pdf_memory_mb} (or it failed to start; see stderr)",
-            ) from None
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-        receiver.close()
-        if proc.exitcode is not None:
-            proc.close()
 
 
 def _check_markers(path: Path) -> bool:

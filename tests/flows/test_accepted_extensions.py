@@ -30,3 +30,19 @@ def test_a_narrowed_spec_refuses_other_formats_with_its_own_list(tmp_path: Path)
     assert ".docx、.pdf" in info.value.reason_ja and "このフォルダ" in info.value.reason_ja
     # A format no reader knows keeps the general reason, which lists every supported format.
     check_accepted(tmp_path / "setup.exe", narrowed)
+
+
+def test_a_workspace_spec_without_extensions_accepts_every_supported_format(
+    tmp_path: Path,
+) -> None:
+    built_in = next(s for s in load_specs() if s.spec.id == "admin/ringi")
+    lines = built_in.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    own = tmp_path / "prompt_specs" / "admin" / "ringi.yaml"
+    own.parent.mkdir(parents=True)
+    own.write_text("".join(x for x in lines if "extensions:" not in x), encoding="utf-8")
+    loaded = next(s for s in load_specs(tmp_path) if s.spec.id == "admin/ringi")
+    assert loaded.origin == "workspace"
+    assert loaded.spec.inputs.extensions == []
+    for suffix in SUPPORTED_SUFFIXES:
+        check_accepted(tmp_path / f"日報{suffix}", loaded.spec)
+    check_accepted(tmp_path / "日報.xlsx", loaded.spec)
