@@ -20,6 +20,7 @@ from typing import Any
 
 from core.settings import Settings
 from core.specs import PromptSpec
+from tasks.guard import ner
 from tasks.guard.detect import NER_PARTIAL_JA, NER_UNAVAILABLE_JA, detect
 from tasks.guard.lists import client_names, directory_names
 from tasks.guard.masking import GuardResult, Masked, mask, restore
@@ -79,8 +80,6 @@ def __getattr__(name: str) -> Any:
     # `tasks.guard._NLP` (the loaded model or None) is read by tests/flows/test_pool.py; it lives
     # in tasks.guard.ner and changes after import, so it is looked up there each time.
     if name == "_NLP":
-        from tasks.guard import ner
-
         return ner._NLP
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

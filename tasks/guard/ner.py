@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from threadpoolctl import threadpool_limits
+
 from tasks.guard.names import KATAKANA_FULL_NAME, LATIN_CAPS, NAME_CUE
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ def load() -> Language | None:
             if _NLP is None and not _NLP_FAILED:
                 started = time.monotonic()
                 try:
+                    # spaCy and thinc: ~0.8 s to import, paid by the first document guarded only.
                     import spacy
                     from thinc.api import use_ops
 
@@ -63,8 +66,6 @@ def load() -> Language | None:
                     _NLP_FAILED = True
                     log.warning("GiNZA (ja_ginza) unavailable, names by patterns only: %s", e)
                 else:
-                    from threadpoolctl import threadpool_limits
-
                     # One BLAS thread: NER's products are small, and a second OpenBLAS thread
                     # spins against the pipeline's own threads (33 vs 58 ms per report here).
                     threadpool_limits(1, user_api="blas")

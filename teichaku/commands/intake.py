@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from core.settings import apply_prefect_defaults
 from teichaku.app import WorkspaceOpt, app, console, err, fail, settings_for, specs_for
 
 
@@ -16,7 +20,7 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder to set up as a workspace.")],
 ) -> None:
     """Create a workspace: teichaku.toml and, per spec, 受付/下書き/処理済み/隔離 folders."""
-    from core.workspace import folders_for, init_workspace
+    from core.workspace import folders_for, init_workspace  # ~20 ms: only init and demo need it
 
     directory = directory.expanduser().resolve()
     settings = settings_for(directory, must_exist=False)
@@ -47,12 +51,10 @@ def _print_name_lists(settings) -> None:
 
 def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
     """Run the intake batch once with a progress bar: through Prefect or directly (orchestration.mode)."""
-    from flows.pool import start_server
+    from flows.pool import start_server  # the worker pool: ~0.25 s, only `run` and `demo`
 
     start_server(settings)  # before the heavy imports below, so GiNZA loads alongside them
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from flows import batch
+    from flows import batch  # the document flow and its steps: ~0.44 s
 
     progress = Progress(
         TextColumn("[bold]処理中[/]"),
@@ -77,10 +79,8 @@ def _run_batch(settings, *, quiet: bool = False):  # -> BatchSummary
         if settings.orchestration.resolved() == "direct":
             with progress:
                 return batch.run_direct(settings)
-        from core.settings import apply_prefect_defaults
-
         apply_prefect_defaults(settings)  # before Prefect is imported
-        from flows import intake
+        from flows import intake  # Prefect: ~1.8 s, and only after the defaults above
 
         with progress, _quiet_prefect_exit():
             return intake.run_intake(settings)
@@ -96,8 +96,6 @@ class _quiet_prefect_exit:
         return None
 
     def __exit__(self, *exc: object) -> None:
-        import logging
-
         for name in ("prefect.server", "prefect._internal", "uvicorn", "prefect.events", "prefect"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
@@ -113,8 +111,6 @@ def feedback_line(tally) -> str:  # tally: core.models.FeedbackTally
 
 
 def _print_summary(summary, settings) -> None:
-    from rich.table import Table
-
     t = Table(title="取り込み結果 / intake summary")
     t.add_column("結果")
     t.add_column("件数", justify="right")
@@ -188,6 +184,7 @@ def demo(
     ] = None,
 ) -> None:
     """Build a throwaway workspace with sample documents for every spec and process them offline."""
+    # The embedded examples and the folder layout: ~25 ms, only init and demo need them.
     from core.examples import copy_example_inputs
     from core.workspace import folders_for, init_workspace
 
