@@ -1,4 +1,4 @@
-"""Alembic environment: run against the connection teichaku hands over (see kpi/store.py)."""
+"""Alembic environment: run against the connection teichaku hands over (see core/store.py)."""
 
 from alembic import context
 
