@@ -390,7 +390,12 @@ def _draft(
     rendered = ctx.run(render_output, spec, made.output, meta, stem, priority=FINISH)
     # Written on this thread, not in the worker: the three fsyncs wait on the disk, and a CPU
     # worker waiting on them guards and renders nothing meanwhile. Same atomic write, same order.
-    paths = write_draft(rendered, folders.outbox, ocr_text=made.extracted.ocr_text)
+    paths = write_draft(
+        rendered,
+        folders.outbox,
+        ocr_text=made.extracted.ocr_text,
+        staging=ctx.settings.state_dir / "staging",
+    )
     minutes = spec.minutes_saved_estimate
     # The draft as written, kept for retention (tasks/feedback.py): people edit the file itself.
     ctx.store.keep_draft_text(document_id, paths.md.read_text(encoding="utf-8"))

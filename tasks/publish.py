@@ -245,12 +245,43 @@ def unique_stem(outbox: Path, stem: str, doc_key: str | None = None) -> str:
         n += 1
 
 
+def _staged_temps(payloads: list[bytes], outbox: Path, staging: Path | None) -> list[Path]:
+    """One temp file per payload, complete and fsynced, in `staging` when a rename from there
+    into the outbox works (same filesystem), else in the outbox itself.
+
+    Staged outside the outbox, a run killed mid-write (kill -9, power loss) leaves nothing in the
+    folder people open: at worst a temp file in the workspace's hidden state folder, swept later.
+    """
+    for directory in ([staging] if staging is not None else []) + [outbox]:
+        temps: list[Path] = []
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            _sweep_stale_temps(directory)
+            for data in payloads:
+                temps.append(_write_temp(directory, data))
+            if directory == outbox or os.stat(directory).st_dev == os.stat(outbox).st_dev:
+                return temps
+        except OSError:
+            if directory == outbox:
+                for t in temps:
+                    t.unlink(missing_ok=True)
+                raise
+        for t in temps:  # another filesystem: a rename would not be atomic, use the outbox
+            t.unlink(missing_ok=True)
+    raise AssertionError("unreachable: the outbox either returns or raises")
+
+
 def write_draft(
-    rendered: RenderedDraft, outbox: Path, *, ocr_text: str | None = None
+    rendered: RenderedDraft,
+    outbox: Path,
+    *,
+    ocr_text: str | None = None,
+    staging: Path | None = None,
 ) -> DraftPaths:
     """Write <stem>.draft.md and <stem>.draft.docx into `outbox` atomically; return their paths.
 
-    With `ocr_text` (the document was read by OCR), <stem>.ocr.txt is written beside them."""
+    With `ocr_text` (the document was read by OCR), <stem>.ocr.txt is written beside them.
+    `staging` (the workspace's hidden state folder) holds the temp files while they are written."""
     outbox.mkdir(parents=True, exist_ok=True)
     _sweep_stale_temps(outbox)
     m = DOC_MARKER_RE.search(rendered.markdown)
@@ -260,20 +291,20 @@ def write_draft(
     stem = unique_stem(outbox, stem, m.group(1) if m else None)
     paths = DraftPaths(md=outbox / f"{stem}{MD_SUFFIX}", docx=outbox / f"{stem}{DOCX_SUFFIX}")
 
-    # Both temp files are complete before either becomes visible, so a failure while writing
-    # leaves the previous pair untouched.
-    tmp_docx = _write_temp(outbox, rendered.docx_bytes)
-    tmp_md: Path | None = None
-    try:
-        tmp_md = _write_temp(outbox, rendered.markdown.encode("utf-8"))
-        os.replace(tmp_docx, paths.docx)
-        os.replace(tmp_md, paths.md)
-    finally:
-        tmp_docx.unlink(missing_ok=True)
-        if tmp_md is not None:
-            tmp_md.unlink(missing_ok=True)
+    # Every temp file is complete before any becomes visible, so a failure while writing leaves
+    # the previous pair untouched.
+    targets = [paths.docx, paths.md]
+    payloads = [rendered.docx_bytes, rendered.markdown.encode("utf-8")]
     if ocr_text is not None:
-        atomic_write(outbox / f"{stem}{OCR_SUFFIX}", ocr_text.encode("utf-8"))
+        targets.append(outbox / f"{stem}{OCR_SUFFIX}")
+        payloads.append(ocr_text.encode("utf-8"))
+    temps = _staged_temps(payloads, outbox, staging)
+    try:
+        for tmp, target in zip(temps, targets, strict=True):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
     _fsync_dir(outbox)
     return paths
 

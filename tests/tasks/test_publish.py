@@ -448,3 +448,47 @@ def test_quarantine_symlink_across_devices_recreates_link(tmp_path, monkeypatch)
     dst = quarantine_file(link, tmp_path / "q", "link.txt", Refusal(RefusalKind.LINK_OUTSIDE))
     assert dst.is_symlink() and os.readlink(dst) == "/etc/passwd"
     assert not os.path.lexists(link)
+
+
+def test_temp_files_are_staged_outside_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run killed mid-write must leave nothing in the folder people open: the temp files are
+    # written in the workspace's hidden staging folder and renamed into the outbox from there.
+    outbox, staging = tmp_path / "営業部" / "下書き", tmp_path / ".teichaku" / "staging"
+    written: list[Path] = []
+    real = publish._write_temp
+
+    def recording(directory: Path, data: bytes) -> Path:
+        tmp = real(directory, data)
+        written.append(tmp)
+        return tmp
+
+    monkeypatch.setattr(publish, "_write_temp", recording)
+    paths = write_draft(draft_for("議事録.docx"), outbox, ocr_text="OCR本文", staging=staging)
+    assert len(written) == 3 and all(t.parent == staging for t in written)
+    assert sorted(p.name for p in outbox.iterdir()) == sorted(
+        [paths.docx.name, paths.md.name, "議事録.ocr.txt"]
+    )
+    assert list(staging.iterdir()) == []
+    assert Document(str(paths.docx)).paragraphs
+
+
+def test_staging_on_another_filesystem_falls_back_to_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox, staging = tmp_path / "out", tmp_path / "staging"
+    outbox.mkdir()
+    staging.mkdir()
+    real_stat = os.stat
+
+    def other_device(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        st = real_stat(path, *args, **kwargs)
+        if Path(path) == staging:
+            return os.stat_result((*st[:2], st.st_dev + 1, *st[3:]))
+        return st
+
+    monkeypatch.setattr(publish.os, "stat", other_device)
+    paths = write_draft(draft_for("日報.txt"), outbox, staging=staging)
+    assert paths.docx.is_file() and paths.md.is_file()
+    assert list(staging.iterdir()) == [] and not [p for p in outbox.iterdir() if p.suffix == ".tmp"]
