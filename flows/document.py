@@ -398,7 +398,8 @@ def _draft(
     )
     minutes = spec.minutes_saved_estimate
     # The draft as written, kept for retention (tasks/feedback.py): people edit the file itself.
-    ctx.store.keep_draft_text(document_id, paths.md.read_text(encoding="utf-8"))
+    # write_draft writes exactly these characters (render_markdown's output has no "\r").
+    ctx.store.keep_draft_text(document_id, rendered.markdown)
     ctx.store.mark_drafted(
         document_id,
         draft_md=paths.md,
