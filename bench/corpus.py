@@ -8,23 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support import builders
+from tests.support import builders, names
 
-SURNAMES = [
-    "佐藤",
-    "鈴木",
-    "高橋",
-    "田中",
-    "伊藤",
-    "渡辺",
-    "山本",
-    "中村",
-    "小林",
-    "加藤",
-    "吉田",
-    "山田",
-]
-GIVEN = ["太郎", "花子", "健一", "美咲", "翔太", "由美", "大輔", "愛", "誠", "直子"]
+SURNAMES = names.SURNAMES[:12]
+GIVEN = names.GIVEN[:10]
 COMPANIES = ["株式会社北斗精機", "ミナト物産", "東和商事株式会社", "株式会社ひかり精工", "大和運輸"]
 
 # spec id -> (department folder path parts are resolved by the workspace), body builder

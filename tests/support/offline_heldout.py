@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 
+from tests.support.names import SURNAMES
+
 COMPANIES = [
     "北斗精機",
     "みなと物流",
@@ -23,20 +25,8 @@ COMPANIES = [
     "桜井工業",
     "ひかり製薬",
 ]
-PEOPLE = [
-    "田中",
-    "佐藤",
-    "鈴木",
-    "高橋",
-    "伊藤",
-    "渡辺",
-    "山本",
-    "中村",
-    "小林",
-    "加藤",
-    "吉田",
-    "山田",
-]
+# The twelve most common surnames, 田中 first as the set was written (r.choice depends on order).
+PEOPLE = [SURNAMES[3], *SURNAMES[:3], *SURNAMES[4:12]]
 LINES = ["Aライン", "Bライン", "Cライン", "第1ライン", "第2ライン"]
 PRODUCTS = ["ブラケット", "カバー", "ハウジング", "シャフト", "トレー", "ステー"]
 
