@@ -627,12 +627,16 @@ def is_network_fs(fs_type: str | None) -> bool:
     return base in NETWORK_FS_TYPES or base in {"sshfs", "rclone", "s3fs", "gcsfuse"}
 
 
-def sqlite_path(settings: Settings) -> Path | None:
-    url = settings.database_url or ""
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for another database or an in-memory one."""
     if not url.startswith("sqlite"):
         return None
     raw = url.split("///", 1)[-1]
     return None if not raw or raw == ":memory:" else Path(raw)
+
+
+def sqlite_path(settings: Settings) -> Path | None:
+    return sqlite_file(settings.database_url or "")
 
 
 def check_store_location(settings: Settings, mounts: Path = Path("/proc/mounts")) -> None:
