@@ -1,9 +1,17 @@
-"""What both deployments share: names and tags per workspace and department."""
+"""What every deployment shares: names and tags per workspace and department, and the builder."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from prefect.types.entrypoint import EntrypointType
+
 from core.settings import Settings
 from core.specs import load_specs
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.deployments.runner import RunnerDeployment
 
 
 def workspace_slug(settings: Settings) -> str:
@@ -20,3 +28,29 @@ def tags_for(settings: Settings, kind: str) -> list[str]:
         f"workspace:{workspace_slug(settings)}",
         *(f"dept:{d}" for d in departments),
     ]
+
+
+def workspace_deployment(
+    flow: Flow[..., Any],
+    settings: Settings,
+    kind: str,
+    *,
+    description: str,
+    parameters: dict[str, Any] | None = None,
+    **schedule: Any,
+) -> RunnerDeployment:
+    """`flow` as the deployment `<kind>-<workspace>` for this workspace; `schedule` is passed on
+    as given (`schedule=` or `schedules=`), `parameters` added to the workspace's own."""
+    return flow.to_deployment(
+        name=f"{kind}-{workspace_slug(settings)}",
+        **schedule,
+        parameters={
+            "workspace": str(settings.workspace),
+            "workspace_name": settings.workspace.name,
+            **(parameters or {}),
+        },
+        tags=tags_for(settings, kind),
+        description=description,
+        # Module path: every machine has teichaku installed, none shares our checkout's paths.
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
