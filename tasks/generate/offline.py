@@ -157,8 +157,6 @@ _ROLE_WORDS: dict[str, tuple[set[str], tuple[str, ...]]] = {
     ),
 }
 
-_NO_SECTION = -1
-
 
 @dataclass
 class _Unit:
@@ -703,7 +701,7 @@ def extract(spec: PromptSpec, text: str) -> dict[str, Any]:
                 centrality = _Centrality(doc.units)
             # A sentence outside every section is told once, not in each prose field that could
             # take it (lists and tables still pick their rows: 「山田さんが…送る」 is a ToDo too).
-            avail = [u for u in free if not _used(u, out)]
+            avail = _unused(free, out)
             out[f.name] = _fill_text(f, cues[i], owned[i], avail, centrality)
         elif f.kind == "list":
             out[f.name] = _fill_list(f, cues[i], owned[i], free)
@@ -721,11 +719,12 @@ def _flat(value: Any) -> str:
     return str(value or "")
 
 
-def _used(u: _Unit, out: dict[str, Any]) -> bool:
+def _unused(units: list[_Unit], out: dict[str, Any]) -> list[_Unit]:
+    """The units whose words no field has taken yet (the fields' text joined once, not per unit)."""
     if not out:
-        return False
+        return list(units)
     text = "\n".join(_flat(v) for v in out.values())
-    return (u.value or u.text) in text or _unit_text(u) in text
+    return [u for u in units if (u.value or u.text) not in text and _unit_text(u) not in text]
 
 
 def _head_units(doc: _Doc) -> list[_Unit]:
