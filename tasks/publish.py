@@ -255,8 +255,9 @@ def _staged_temps(payloads: list[bytes], outbox: Path, staging: Path | None) -> 
     for directory in ([staging] if staging is not None else []) + [outbox]:
         temps: list[Path] = []
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            _sweep_stale_temps(directory)
+            if directory != outbox:  # write_draft has made and swept the outbox already
+                directory.mkdir(parents=True, exist_ok=True)
+                _sweep_stale_temps(directory)
             for data in payloads:
                 temps.append(_write_temp(directory, data))
             if directory == outbox or os.stat(directory).st_dev == os.stat(outbox).st_dev:
