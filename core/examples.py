@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.errors import ConfigError
 from core.models import DraftMeta
 from core.settings import DigestSettings
-from core.specs import LoadedSpec, PromptSpec
+from core.specs import LoadedSpec, PromptSpec, format_validation_error
 
 EXAMPLES_SUFFIX = ".examples"
 EXPECTATIONS_FILE = "expectations.yaml"
@@ -68,16 +68,8 @@ def load_expectations(path: Path) -> Expectations:
     try:
         return Expectations.model_validate(raw)
     except ValidationError as e:
-        lines = [f"{path}: invalid expectations"]
-        for err in e.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = (
-                "unknown field (not in the schema; check spelling)"
-                if err["type"] == "extra_forbidden"
-                else err["msg"]
-            )
-            lines.append(f"  field {loc}: {msg}")
-        raise ConfigError("\n".join(lines)) from e
+        message = format_validation_error(path, e, what="expectations", schema="schema")
+        raise ConfigError(message) from e
 
 
 def spec_examples(loaded: LoadedSpec) -> Expectations | None:

@@ -260,13 +260,16 @@ class LoadedSpec(BaseModel):
     origin: Literal["builtin", "workspace"]
 
 
-def _format_validation_error(path: Path, err: ValidationError) -> str:
-    lines = [f"{path}: invalid prompt spec"]
+def format_validation_error(
+    path: Path, err: ValidationError, *, what: str = "prompt spec", schema: str = "spec schema"
+) -> str:
+    """`<path>: invalid <what>` and one line per field (a spec, a spec's expectations.yaml)."""
+    lines = [f"{path}: invalid {what}"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            msg = "unknown field (not in the spec schema; check spelling)"
+            msg = f"unknown field (not in the {schema}; check spelling)"
         lines.append(f"  field {loc}: {msg}")
     return "\n".join(lines)
 
@@ -284,7 +287,7 @@ def load_spec_file(path: Path, root: Path) -> PromptSpec:
     try:
         spec = PromptSpec.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(path, e)) from e
+        raise ConfigError(format_validation_error(path, e)) from e
     if spec.id != expected_id:
         raise ConfigError(
             f"{path}: field id: {spec.id!r} does not match its path ({expected_id!r})"
