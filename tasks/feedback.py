@@ -125,7 +125,8 @@ class Observation(NamedTuple):
 @dataclass
 class _SpecScan:
     """What one spec's scan needs: its drafts by name, what is already recorded, the draft texts
-    (read from the store once, and only when a final document has to be matched by content)."""
+    (read from the store once, and only when a final document has to be matched by content) and
+    the text of each final document matched by content (so retention does not read it again)."""
 
     store: Store
     spec: PromptSpec
@@ -134,6 +135,7 @@ class _SpecScan:
     recorded_paths: dict[str, int]
     result: FeedbackScan
     seen: dict[int, Observation] = field(default_factory=dict)
+    versions: dict[Path, str] = field(default_factory=dict)
     _texts: dict[int, str] | None = None
 
     def texts(self) -> dict[int, str]:
@@ -165,7 +167,8 @@ def scan_feedback(settings: Settings, specs: list[LoadedSpec], store: Store) -> 
         for doc_id, observation in scan.seen.items():
             prior = existing.get(doc_id)
             if _record(store, spec, doc_id, observation, prior, result):
-                measure_retention(store, settings, doc_id, observation, prior, result)
+                known = scan.versions.get(observation.path)
+                measure_retention(store, settings, doc_id, observation, prior, result, known)
     if result.unmatched:
         log.warning(
             "%d file(s) in feedback folders match no draft: %s",
@@ -249,7 +252,9 @@ def _match_by_content(path: Path, scan: _SpecScan) -> int | None:
         if len(_UNMATCHED) > 10_000:
             _UNMATCHED.clear()
         _UNMATCHED.add(stamp)
-    return best[1] if best else None
+        return None
+    scan.versions[path] = text
+    return best[1]
 
 
 def _record(
@@ -381,9 +386,11 @@ def measure_retention(
     observation: Observation,
     prior: Feedback | None,
     result: FeedbackScan,
+    version_text: str | None = None,
 ) -> None:
     """For an adoption, compare the version found with the draft, unless this very version (path
-    and mtime) was compared before."""
+    and mtime) was compared before. `version_text`: the version's text when the scan has read it
+    already (a final document matched by content), so it is not extracted twice."""
     if observation.verdict != "adopted":
         return
     try:
@@ -393,9 +400,11 @@ def measure_retention(
     if prior is not None and prior.compared == stamp and prior.verdict == "adopted":
         return
     draft = store.draft_texts([doc_id]).get(doc_id)
-    text = read_version(observation.path, settings) if draft is not None else None
-    if draft is None or text is None:
+    if draft is None:
         return  # a draft made before its text was kept: no retention, the verdict still counts
+    text = version_text if version_text is not None else read_version(observation.path, settings)
+    if text is None:
+        return  # unreadable: the verdict still counts
     c = compare(draft, text)
     store.record_retention(
         doc_id,
