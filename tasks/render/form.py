@@ -112,9 +112,12 @@ def _source(tpl: DocxTemplate) -> str:
 
 def form_tags(path: Path) -> tuple[set[str], set[str]]:
     """(top-level names, meta.<key> names) the form uses. Raises ConfigError on a syntax error."""
-    tpl = _open(path)
+    return _tags(path, _source(_open(path)))
+
+
+def _tags(path: Path, source: str) -> tuple[set[str], set[str]]:
     try:
-        ast = environment().parse(_source(tpl))
+        ast = environment().parse(source)
     except TemplateError as e:
         raise ConfigError(f"{path}: 様式のタグの書き方に誤りがあります（{e}）。") from e
     names = set(jinja_meta.find_undeclared_variables(ast))
@@ -126,8 +129,11 @@ def form_tags(path: Path) -> tuple[set[str], set[str]]:
     return names, keys
 
 
-def _fill(path: Path, spec: PromptSpec, output: dict[str, Any], meta: DraftMeta) -> Any:
+def _fill(path: Path, spec: PromptSpec, output: dict[str, Any], meta: DraftMeta) -> tuple[Any, str]:
+    """The filled form (reopened) and its jinja source, taken before rendering replaces it, so
+    the form is opened once per draft."""
     tpl = _open(path)
+    source = _source(tpl)
     try:
         tpl.render(form_context(spec, output, meta), jinja_env=environment())
     except TemplateError as e:
@@ -136,7 +142,7 @@ def _fill(path: Path, spec: PromptSpec, output: dict[str, Any], meta: DraftMeta)
     # old ones, which are not saved), so the filled form is reopened before we add to it.
     buf = io.BytesIO()
     tpl.save(buf)
-    return Document(io.BytesIO(buf.getvalue()))
+    return Document(io.BytesIO(buf.getvalue())), source
 
 
 def _headers(doc: Any) -> list[Any]:
@@ -155,13 +161,13 @@ def _headers(doc: Any) -> list[Any]:
 
 def render_form(path: Path, spec: PromptSpec, output: dict[str, Any], meta: DraftMeta) -> bytes:
     """The form filled in, the banner on every page, and a 確認用メモ page with what it lacks."""
-    doc = _fill(path, spec, output, meta)
+    doc, source = _fill(path, spec, output, meta)
     notes = review_notes(spec, meta)
     banner = header_text(meta, notes)
     for header in _headers(doc):
         if _BANNER_MARK not in "".join(p.text for p in header.paragraphs):
             add_banner(header, banner)
-    shown, _ = form_tags(path)
+    shown, _ = _tags(path, source)
     unshown = [(f, output.get(f.name)) for f in spec.output if f.name not in shown]
     Writer(doc).notes(notes, unshown)
     _core_properties(doc, draft_title(spec, output, meta), meta)
