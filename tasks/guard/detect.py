@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from core.settings import Settings
 from tasks.guard import ner
-from tasks.guard.lists import client_names, directory_names
+from tasks.guard.lists import client_lexicon, directory_names
 from tasks.guard.names import (
     ERA_DATE,
     LEGAL_FORM_EDGE,
@@ -36,7 +36,8 @@ def detect(text: str, settings: Settings) -> tuple[list[Span], list[str], int]:
     """(spans, warnings, ner_chars) for one text."""
     warnings: list[str] = []
     spans = list(structured(fold(text)))
-    found = Found(companies(text, client_names(settings)), field_names(text))
+    # companies() is a union over names, so the client list's part is derived once per list.
+    found = Found(companies(text, ()) | client_lexicon(settings), field_names(text))
     found.persons |= set(directory_names(settings))
     ner_chars = 0
     nlp = ner.load() if settings.guard.ner else None

@@ -1,6 +1,7 @@
 """The workspace's own lists, the strongest signal the guard has: the client list
 (guard/取引先.txt, one name a line) and the optional employee directory (a CSV with a 氏名 /
-name column). Read once per change of the file (mtime), in UTF-8 or cp932.
+name column). Read once per change of the file (mtime), in UTF-8 or cp932; the client list's
+company lexicon is derived once per change too, not for every document.
 """
 
 from __future__ import annotations
@@ -12,20 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
+from tasks.guard.names import companies
 
 log = logging.getLogger(__name__)
 
-_LIST_CACHE: dict[Path, tuple[int, list[str]]] = {}
+# (path, parse) -> (mtime, parsed): one file may be parsed two ways (names, lexicon).
+_LIST_CACHE: dict[tuple[Path, Any], tuple[int, Any]] = {}
 _LIST_LOCK = threading.Lock()
 
 
-def _read_cached(path: Path, parse: Any) -> list[str]:
+def _read_cached(path: Path, parse: Any) -> Any:
+    """parse(the file's text), kept while its mtime stays; parse("") when it cannot be read."""
     try:
         mtime = path.stat().st_mtime_ns
     except OSError:
-        return []
+        return parse("")
     with _LIST_LOCK:
-        hit = _LIST_CACHE.get(path)
+        hit = _LIST_CACHE.get((path, parse))
         if hit and hit[0] == mtime:
             return hit[1]
     raw = path.read_bytes()
@@ -37,10 +41,10 @@ def _read_cached(path: Path, parse: Any) -> list[str]:
             continue
     else:
         log.warning("cannot decode %s; ignored", path)
-        return []
+        return parse("")
     values = parse(text)
     with _LIST_LOCK:
-        _LIST_CACHE[path] = (mtime, values)
+        _LIST_CACHE[(path, parse)] = (mtime, values)
     return values
 
 
@@ -78,9 +82,20 @@ def _parse_directory(text: str) -> list[str]:
     return sorted(n for n in names if len(n) >= 2)
 
 
+def _client_lexicon(text: str) -> frozenset[str]:
+    return frozenset(companies("", _parse_client_list(text)))
+
+
 def client_names(settings: Settings) -> list[str]:
     path = settings.workspace / settings.guard.client_list
     return _read_cached(path, _parse_client_list)
+
+
+def client_lexicon(settings: Settings) -> frozenset[str]:
+    """The client list as the company detector reads it (each name cleaned, and also without
+    its legal form): what `companies(text, client_names(settings))` adds for the list."""
+    path = settings.workspace / settings.guard.client_list
+    return _read_cached(path, _client_lexicon)
 
 
 def directory_names(settings: Settings) -> list[str]:
