@@ -30,10 +30,10 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
-    TomlConfigSettingsSource,
 )
 
 from core.errors import ConfigError
@@ -551,7 +551,8 @@ def load_settings(workspace: Path | str, **overrides: Any) -> Settings:
     ws = Path(workspace).expanduser().resolve()
     toml_path = ws / CONFIG_FILE
     check = SettingsCheck(schema(Settings), toml_path, os.environ)
-    check.check_toml(check.read_toml())
+    toml_data = check.read_toml()
+    check.check_toml(toml_data)
     check.check_environment()
     if problems := check.message():
         raise ConfigError(problems)
@@ -566,7 +567,8 @@ def load_settings(workspace: Path | str, **overrides: Any) -> Settings:
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path, deep_merge=True)
+            # The file as checked above, parsed once (what TomlConfigSettingsSource would read).
+            toml = InitSettingsSource(settings_cls, init_kwargs=toml_data)
             return (init_settings, env_settings, toml)
 
     try:
