@@ -431,7 +431,7 @@ _FRAME_COLUMNS = [
     "id", "department", "spec_id", "spec_version", "status", "owner", "created_at", "minutes_est",
     "minutes_confirmed", "draft_md", "draft_name", "verdict", "minutes_spent", "feedback_path",
     "tokens", "cost", "duplicates", "calls", "prompt_tokens", "completion_tokens",
-    "retention", "edit_chars", "reason", "untouched",
+    "retention", "edit_chars", "reason", "untouched", "quarantine_reason",
 ]  # fmt: skip
 
 
@@ -481,6 +481,9 @@ def _frame_row(
         "edit_chars": c.edit_chars,
         "reason": c.reason,
         "untouched": c.untouched,
+        # Why the file was set aside (the monthly report's quarantine section), from the same read;
+        # "" rather than None on a quarantined row: pandas' string column turns None into NaN.
+        "quarantine_reason": (d.reason or "") if d.status == "quarantined" else None,
     }
 
 

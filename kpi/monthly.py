@@ -136,14 +136,11 @@ def _funnel(df: pd.DataFrame, dept: str, name: str) -> FunnelRow:
     )
 
 
-def _quarantines(month_df: pd.DataFrame, store: Store, name: Any) -> list[QuarantineRow]:
+def _quarantines(month_df: pd.DataFrame, name: Any) -> list[QuarantineRow]:
     """Quarantined files of the month by department and reason: what stopped people."""
-    reasons = {
-        d.id: d.reason or "（理由なし）" for d in store.documents() if d.status == "quarantined"
-    }
     counts: dict[tuple[str, str], int] = {}
     for r in month_df[month_df["status"] == "quarantined"].itertuples(index=False):
-        key = (r.department, reasons.get(r.id, "（理由なし）"))
+        key = (r.department, r.quarantine_reason or "（理由なし）")
         counts[key] = counts.get(key, 0) + 1
     rows = [QuarantineRow(department=d, department_name=name(d), reason=why, count=n)
             for (d, why), n in counts.items()]  # fmt: skip
@@ -199,7 +196,7 @@ def compute_month(
         headline=_funnel(in_month, "all", "全社"),
         funnel=funnel,
         reasons=reason_rows(in_month, month, w.name, w.title),
-        quarantines=_quarantines(in_month, store, w.name),
+        quarantines=_quarantines(in_month, w.name),
         grew=grew,
         unused=unused,
         suggestions=_suggestions(w),
