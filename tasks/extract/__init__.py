@@ -1,9 +1,9 @@
 """Extraction step: turn one dropped file into plain text in reading order, or refuse it.
 
-One reader per format (`docx`, `pdf`, `text`) keeps the contract in `base.Reader`;
-`registry.READERS` lists them and picks one by suffix. `extract_text` makes the checks every
-format shares (supported, size, empty, a parser's unexpected exception -> CORRUPT, cleaning,
-visible text left). Shared helpers: `cleaning` (text), `peek` (head/tail/marker reads),
+One reader per format (`docx`, `pptx`, `xlsx`, `pdf`, `text`, `mail`, `image`) keeps the
+contract in `base.Reader`; `registry.READERS` lists them and picks one by suffix. `extract_text`
+makes the checks every format shares (supported, size, empty, a parser's unexpected exception
+-> CORRUPT, cleaning, visible text left). Shared helpers: `cleaning` (text), `peek` (head/tail/marker reads),
 `archive` (Office zip checks, OLE refusal).
 
 To add a format: write `tasks/extract/<format>.py` with a `READER` that has `source_type`,
