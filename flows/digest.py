@@ -12,28 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from core.settings import Settings
 from core.specs import LoadedSpec
 from core.store import Store
 from kpi.digest import DigestMail, build_digest, recipients_for
 from kpi.mailer import SendOutcome, send_digest
-from kpi.metrics import (
-    KpiOptions,
-    KpiReport,
-    compute_report,
-    current_week,
-    parse_week,
-    spec_infos,
-    week_label,
-)
+from kpi.metrics import KpiOptions, KpiReport, compute_report, parse_week, spec_infos
 from tasks.notify import announce_now, digest_event
-
-
-def previous_week(timezone: str) -> str:
-    """The last complete ISO week: what a Monday-morning run reports on."""
-    return week_label(parse_week(current_week(timezone)) - timedelta(days=7))
 
 
 def week_report(settings: Settings, specs: list[LoadedSpec], week: str) -> KpiReport:

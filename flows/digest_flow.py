@@ -16,10 +16,10 @@ from prefect.cache_policies import NO_CACHE
 
 from core.settings import Settings, load_settings
 from core.specs import LoadedSpec, load_specs
-from flows.digest import DigestSteps, previous_week, send_week, week_report, weekly_digest
+from flows.digest import DigestSteps, send_week, week_report, weekly_digest
 from kpi.digest import DigestMail
 from kpi.mailer import SendOutcome
-from kpi.metrics import KpiReport
+from kpi.metrics import KpiReport, previous_week
 
 KPI_ARTIFACT_KEY = "teichaku-kpi"
 DIGEST_ARTIFACT_KEY = "teichaku-weekly-digest"

@@ -216,6 +216,11 @@ def current_week(timezone: str) -> str:
     return week_label(datetime.now(ZoneInfo(timezone)).date())
 
 
+def previous_week(timezone: str) -> str:
+    """The last complete ISO week: what a Monday-morning run reports on."""
+    return week_label(parse_week(current_week(timezone)) - timedelta(days=7))
+
+
 class SpecInfo(BaseModel):
     spec_id: str
     department: str
