@@ -208,6 +208,7 @@ def field_names(text: str) -> set[str]:
 def sudachi_names(base: int, doc: Doc, spans: list[Span], lexicon: set[str]) -> None:
     """Names from the dictionary's 人名 tags and from words before honorifics / titles."""
     toks = list(doc)
+    text = doc.text  # spaCy joins the tokens again on every access
     i = 0
     while i < len(toks):
         if "人名" not in toks[i].tag_:
@@ -218,7 +219,7 @@ def sudachi_names(base: int, doc: Doc, spans: list[Span], lexicon: set[str]) -> 
             j += 1
         nxt = toks[j].text if j < len(toks) else ""
         first, last = toks[i], toks[j - 1]
-        surface = doc.text[first.idx : last.idx + len(last.text)]
+        surface = text[first.idx : last.idx + len(last.text)]
         has_both = any("姓" in t.tag_ for t in toks[i:j]) and any(
             t.tag_.endswith("名") for t in toks[i:j]
         )
@@ -242,7 +243,7 @@ def sudachi_names(base: int, doc: Doc, spans: list[Span], lexicon: set[str]) -> 
             m -= 1
         if m == k:
             continue
-        surface = doc.text[toks[m].idx : tok.idx]
+        surface = text[toks[m].idx : tok.idx]
         if surface not in NOT_NAMES and re.fullmatch(r"[一-龥々ァ-ヴー]{2,8}", surface):
             spans.append(Span(base + toks[m].idx, base + tok.idx, "person"))
             lexicon.add(surface)

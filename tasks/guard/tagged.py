@@ -63,11 +63,7 @@ class Unit:
     start: int  # offset in the piece
     end: int
     tokens: list[Token]
-
-    @property
-    def text(self) -> str:
-        doc = self.tokens[0].doc
-        return doc.text[self.start : self.end]
+    text: str  # the piece's text[start:end]
 
 
 def _proper(tok: Token) -> bool:
@@ -146,11 +142,13 @@ def _ordinal_company(toks: list[Token], i: int) -> int | None:
 def units(doc: Doc) -> Iterator[Unit]:
     """Maximal runs of tokens that together write one name."""
     toks = list(doc)
+    text = doc.text  # spaCy joins the tokens again on every access
     i = 0
     while i < len(toks):
         last = _ordinal_company(toks, i)
         if last is not None:
-            yield Unit(toks[i].idx, toks[last].idx + len(toks[last].text), toks[i : last + 1])
+            start, end = toks[i].idx, toks[last].idx + len(toks[last].text)
+            yield Unit(start, end, toks[i : last + 1], text[start:end])
             i = last + 1
             continue
         if not _noun(toks[i]) or not (_proper(toks[i]) or _script(toks[i])):
@@ -167,8 +165,8 @@ def units(doc: Doc) -> Iterator[Unit]:
             else:
                 break
         j = _given_name_rest(toks, i, j)
-        first, last = toks[i], toks[j]
-        yield Unit(first.idx, last.idx + len(last.text), toks[i : j + 1])
+        start, end = toks[i].idx, toks[j].idx + len(toks[j].text)
+        yield Unit(start, end, toks[i : j + 1], text[start:end])
         i = j + 1
 
 
@@ -271,8 +269,9 @@ def _part_number(text: str, unit: Unit) -> bool:
 
 def tagged_names(base: int, doc: Doc) -> Iterator[Span]:
     """Spans (offsets in the whole text) of the names the tags show in one piece."""
+    text = doc.text  # spaCy joins the tokens again on every access
     for unit in units(doc):
-        if _part_number(doc.text, unit):
+        if _part_number(text, unit):
             continue
         category = classify(unit)
         if category is not None and unit.end - unit.start >= 2:
