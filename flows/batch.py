@@ -16,17 +16,16 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from core.errors import EngineUnavailable
-from core.models import BatchSummary, DiscoveredFile, DocumentOutcome, FeedbackTally
+from core.models import BatchSummary, DiscoveredFile, DocumentOutcome
 from core.settings import Settings
 from core.specs import load_specs
-from core.store import Store, utcnow
+from core.store import utcnow
 from flows.document import BatchContext, inboxes, open_batch, process_document
 from tasks.discover import discover
-from tasks.feedback import scan_feedback
+from tasks.feedback import feedback_tally, scan_feedback
 
 # Listeners for per-document progress (the CLI's progress bar). Module-level, because flow
 # parameters must stay serialisable for deployments; flows/intake.py re-exports these lists.
@@ -72,23 +71,6 @@ def collect(
                 DocumentOutcome(spec_id=f.spec_id, name=f.name_nfc, status="pending", reason=str(e))
             )
     return outcomes, stopped
-
-
-def feedback_tally(store: Store, since: datetime) -> FeedbackTally:
-    """What the feedback scan recorded since `since` (folder verdicts new or changed), so the
-    person who moved drafts into 採用 / 不採用 sees that it counted."""
-    tally = FeedbackTally()
-    for f in store.feedback():
-        if f.source != "folder" or f.updated_at < since:
-            continue
-        if f.verdict == "adopted":
-            tally.adopted += 1
-            if f.minutes_spent is not None:
-                tally.minutes_reports += 1
-                tally.minutes_total += f.minutes_spent
-        else:
-            tally.rejected += 1
-    return tally
 
 
 def run_batch(settings: Settings, steps: Steps) -> BatchSummary:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from rapidfuzz.distance import Indel
 
 from core.errors import ConfigError, Refusal
+from core.models import FeedbackTally
 from core.settings import Settings
 from core.specs import LoadedSpec, PromptSpec
 from core.store import Document, Feedback, Store
@@ -526,3 +527,20 @@ def __getattr__(name: str) -> Any:
         globals()[name] = wrapped
         return wrapped
     raise AttributeError(name)
+
+
+def feedback_tally(store: Store, since: datetime) -> FeedbackTally:
+    """What the feedback scan recorded since `since` (folder verdicts new or changed), so the
+    person who moved drafts into 採用 / 不採用 sees that it counted."""
+    tally = FeedbackTally()
+    for f in store.feedback():
+        if f.source != "folder" or f.updated_at < since:
+            continue
+        if f.verdict == "adopted":
+            tally.adopted += 1
+            if f.minutes_spent is not None:
+                tally.minutes_reports += 1
+                tally.minutes_total += f.minutes_spent
+        else:
+            tally.rejected += 1
+    return tally
