@@ -46,8 +46,8 @@ def detect(text: str, settings: Settings) -> tuple[list[Span], list[str], int]:
         for base, doc in ner.tokenize(nlp, text):  # one dictionary pass feeds both detectors
             sudachi_names(base, doc, spans, found.persons)
             found.add(text, tagged_names(base, doc), spans)
-            choice.offer(doc)
-        chosen, ner_chars, cut = choice.chosen()
+            choice.offer(base, doc)
+        chosen, ner_chars, cut = choice.chosen(covered(len(text), spans, found.occurrences(text)))
         ner_persons, ner_companies = ner_names(ner.run_ner(nlp, chosen))
         found.persons |= ner_persons
         found.companies |= companies("", {c for c in ner_companies if not generic_facility(c)})
@@ -58,6 +58,15 @@ def detect(text: str, settings: Settings) -> tuple[list[Span], list[str], int]:
     spans += found.occurrences(text)
     spans = [s for s in spans if not _era_date(text, s)]
     return share_legal_forms(text, resolve(spans, len(text))), warnings, ner_chars
+
+
+def covered(n: int, *groups: Iterable[Span]) -> bytearray:
+    """1 for every character inside a span the cheap detectors found: where NER adds nothing."""
+    mask = bytearray(n)
+    for group in groups:
+        for s in group:
+            mask[s.start : s.end] = b"\x01" * s.length
+    return mask
 
 
 def _era_date(text: str, span: Span) -> bool:

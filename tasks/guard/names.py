@@ -24,8 +24,11 @@ _CO_FORM = (
 _CO_NAME = r"[一-龥々〆ヶァ-ヴーA-Za-zＡ-Ｚａ-ｚ0-9０-９・&＆]"
 # After a legal form a name may start in hiragana when kanji/katakana follow (株式会社ひかり精工);
 # a hiragana tail is not taken, because it is usually a particle (の, と, は).
+# A Latin name may carry a domain (合同会社DMM.com, 株式会社ZOZO.jp).
+_DOMAIN = r"(?:(?<=[A-Za-z0-9])[.．][A-Za-z]{2,6}){0,2}"
 _COMPANY = re.compile(
-    rf"(?:{_CO_FORM})[ 　]?(?:[ぁ-ゖ]{{1,6}}(?=[一-龥ァ-ヴ]))?{_CO_NAME}{{1,20}}|{_CO_NAME}{{1,20}}[ 　]?(?:{_CO_FORM})"
+    rf"(?:{_CO_FORM})[ 　]?(?:[ぁ-ゖ]{{1,6}}(?=[一-龥ァ-ヴ]))?{_CO_NAME}{{1,20}}{_DOMAIN}"
+    rf"|{_CO_NAME}{{1,20}}[ 　]?(?:{_CO_FORM})"
 )
 # Trade-name endings that mark a company without a legal form: 「ミナト物産」「ABC商事」. Not
 # right after ・: 「工場・物流」 is a list of common nouns.

@@ -16,11 +16,18 @@ from typing import TYPE_CHECKING
 
 from threadpoolctl import threadpool_limits
 
-from tasks.guard.names import KATAKANA_FULL_NAME, LATIN_CAPS, NAME_CUE
+from tasks.guard.names import (
+    COMMON_LATIN,
+    HONORIFIC,
+    KATAKANA_FULL_NAME,
+    LATIN_CAPS,
+    NAME_CUE,
+    TITLE_WORDS,
+)
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc
+    from spacy.tokens import Doc, Token
 
 log = logging.getLogger(__name__)
 
@@ -129,48 +136,97 @@ def _worth_ner(doc: Doc) -> bool:
     )
 
 
+# Tokens of context each side of a candidate. tok2vec's 8 layers of window 1 could see 8 each
+# way, but what decides a label is the word's neighbours (は, 様, 社長, の前身): on both labelled
+# guard sets 3, 5 and 8 find exactly the same names (8: 225 characters read per realistic
+# bench document, 3: 120; the whole piece: 663).
+WINDOW = 3
+_KATAKANA_WORD = re.compile(r"^[ァ-ヴ][ァ-ヴー]+$")
+_CUE_TOKENS = HONORIFIC | TITLE_WORDS
+
+
+def _candidate(tok: Token) -> bool:
+    """A noun the model may label although no cheap detector did: a proper noun (places
+    apart), a katakana word (foreign names and brands the dictionary takes for common nouns:
+    ゴーン, リクルート; this is what the model adds on the labelled sets), Latin capitals, or the
+    word before an honorific or a title."""
+    if "固有名詞" in tok.tag_ and "地名" not in tok.tag_:
+        return True
+    if not tok.tag_.startswith("名詞"):
+        return False
+    text = tok.text
+    nxt = tok.nbor(1).text if tok.i + 1 < len(tok.doc) else ""
+    if _KATAKANA_WORD.match(text):
+        return True
+    if LATIN_CAPS.search(text):
+        # KX-2000, HM-15, No.3: a model or item number, not a name.
+        return not (nxt[:1] in "-‐0123456789" or text in COMMON_LATIN)
+    return nxt in _CUE_TOKENS
+
+
+def windows(base: int, doc: Doc, covered: bytearray) -> list[Doc]:
+    """The parts of a piece the model must read: WINDOW tokens around every candidate a cheap
+    detector has not already masked (`covered`: 1 for each character of the text inside a span
+    found by the patterns, the lists, the dictionary or the fields). A piece whose candidates are
+    all masked already has nothing left for the model."""
+    spans: list[list[int]] = []
+    for tok in doc:
+        start = base + tok.idx
+        if not _candidate(tok) or all(covered[start : start + len(tok.text)]):
+            continue
+        lo, hi = max(0, tok.i - WINDOW), min(len(doc), tok.i + WINDOW + 1)
+        if spans and lo <= spans[-1][1]:
+            spans[-1][1] = hi
+        else:
+            spans.append([lo, hi])
+    if len(spans) == 1 and spans[0] == [0, len(doc)]:
+        return [doc]
+    return [doc[lo:hi].as_doc() for lo, hi in spans]
+
+
 class NerChoice:
-    """Which pieces GiNZA's NER reads: at most `budget` characters, pieces with a cue (様, 担当,
-    株式会社...) first, so a long document's budget is spent where names are; each distinct
-    piece once. Pieces are offered one at a time and only the chosen ones are kept."""
+    """Which parts GiNZA's NER reads: windows around the candidates no cheap detector masked
+    (see `windows`), at most `budget` characters, pieces with a cue (様, 担当, 株式会社...) first,
+    so a long document's budget is spent where names are; each distinct piece once.
+
+    Pieces are offered during the dictionary pass; the windows are cut at the end, when every
+    cheap detector has run (a name found late is masked everywhere, so it covers earlier pieces
+    too). What is held meanwhile is bounded by `_HOLD` times the budget, at least `_HOLD_MIN`
+    characters (a 300-page PDF's tokens held all at once cost ~200 MB)."""
+
+    _HOLD = 4
+    _HOLD_MIN = 20_000
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self._seen: set[str] = set()
-        self._cue: list[Doc] = []
-        self._rest: list[Doc] = []
-        self._cue_used = 0
-        self._rest_used = 0
-        self._cue_full = False
-        self._dropped = False  # a piece worth reading did not fit
+        self._cue: list[tuple[int, Doc]] = []
+        self._rest: list[tuple[int, Doc]] = []
+        self._held = 0
+        self._dropped = False  # a piece worth reading could not be held
 
-    def offer(self, doc: Doc) -> None:
+    def offer(self, base: int, doc: Doc) -> None:
         key = doc.text.strip()
         if key in self._seen or not re.search(r"[一-龥ァ-ヴ]", key) or not _worth_ner(doc):
             return
         self._seen.add(key)
-        size = len(key)
-        if NAME_CUE.search(key):
-            if not self._cue_full and self._cue_used + size <= self.budget:
-                self._cue.append(doc)
-                self._cue_used += size
-            else:
-                self._cue_full = self._dropped = True
-        elif self._rest_used + size <= self.budget and not self._dropped:
-            self._rest.append(doc)
-            self._rest_used += size
-        else:
+        if self._held + len(key) > max(self._HOLD * self.budget, self._HOLD_MIN):
             self._dropped = True
+            return
+        self._held += len(key)
+        (self._cue if NAME_CUE.search(key) else self._rest).append((base, doc))
 
-    def chosen(self) -> tuple[list[Doc], int, bool]:
-        """(pieces, characters) to read after the last offer, and whether any was left out."""
-        docs, used = list(self._cue), self._cue_used
-        for doc in self._rest:
-            size = len(doc.text.strip())
-            if self._cue_full or used + size > self.budget:
-                return docs, used, True
-            docs.append(doc)
-            used += size
+    def chosen(self, covered: bytearray) -> tuple[list[Doc], int, bool]:
+        """(parts, characters) to read after the last offer, and whether any was left out."""
+        docs: list[Doc] = []
+        used = 0
+        for base, doc in self._cue + self._rest:
+            for part in windows(base, doc, covered):
+                size = len(part.text.strip())
+                if used + size > self.budget:
+                    return docs, used, True
+                docs.append(part)
+                used += size
         return docs, used, self._dropped
 
 

@@ -214,7 +214,8 @@ def test_disabled_guard_sends_text_unchanged(tmp_path: Path, spec):
 
 def test_ner_budget_cut_is_said_in_the_draft(tmp_path: Path, spec):
     settings = load_settings(tmp_path, guard={"ner_max_chars": 60})
-    text = "".join(f"出席者：株式会社北斗精機 佐々木様、第{i}工場の森下さん\n" for i in range(10))
+    # Katakana words no cheap detector masks: the model must read around each of them.
+    text = "".join(f"第{i}工場では、ゴーンがラインの増設をカルロスと決めた。\n" for i in range(10))
     r = guard_text(text, spec, settings)
     assert 0 < r.ner_chars <= 60
     assert NER_PARTIAL_JA.format(chars=r.ner_chars) in r.warnings
@@ -324,3 +325,16 @@ def test_business_lists_and_departments_are_not_names(settings, spec):
     assert "営業部 [人名" in r.text and "品質保証部 [人名" in r.text, r.text
     assert not any(v.startswith(("営業部", "品質保証部")) for v in r.mapping.values()), r.mapping
     assert {"山田", "阿部 太郎"} <= set(r.mapping.values()), r.mapping
+
+
+def test_ner_reads_only_around_what_cheap_detectors_left(tmp_path: Path, spec):
+    """Names the fields, honorifics and legal forms already hold back cost no NER; a katakana
+    name the dictionary takes for a common noun is read in a window around it, and masked."""
+    settings = load_settings(tmp_path)
+    known = guard_text("出席者：株式会社北斗精機 佐々木様、第1工場の森下さん", spec, settings)
+    assert known.ner_chars == 0
+    assert "佐々木" not in known.text and "森下" not in known.text and "北斗精機" not in known.text
+    text = "本日の定例会では設備更新の費用と工程を確認した。ゴーンは2018年に日産の会長を退いた。"
+    r = guard_text(text, spec, settings)
+    assert "ゴーン" not in r.text
+    assert 0 < r.ner_chars < len("ゴーンは2018年に日産の会長を退いた。")
