@@ -46,11 +46,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ):
         write_samples(spec_id, Path(specs[spec_id]["inbox"]))
     (Path(specs["admin/ringi"]["inbox"]) / "空の稟議.txt").write_bytes(b"")
-    assert teichaku("run", "--workspace", str(ws)).returncode == 0
+    first = teichaku("run", "--workspace", str(ws))
+    assert first.returncode == 0, first.stdout + first.stderr
 
     def drafted(spec_id: str) -> Path:
-        (p,) = Path(specs[spec_id]["outbox"]).glob("*.draft.docx")
-        return p
+        found = list(Path(specs[spec_id]["outbox"]).glob("*.draft.docx"))
+        # One CI run found none here once and it never recurred: say what the run did if again.
+        listing = sorted(str(p.relative_to(ws)) for p in ws.rglob("*") if p.is_file())
+        assert len(found) == 1, f"{spec_id}: {found}\n{first.stdout}\n{first.stderr}\n{listing}"
+        return found[0]
 
     for spec_id, where in [
         ("sales/meeting_minutes", ("不採用", "内容が不正確")),
