@@ -103,19 +103,64 @@ def pieces(text: str, size: int = 400) -> Iterator[tuple[int, str]]:
             line = line[cut:]
 
 
+_TAGS: dict[int, str] = {}  # Sudachi part-of-speech id -> spaCy's tag string
+
+
+def _tokens(nlp: Language, text: str) -> Doc:
+    """The Doc spaCy's Japanese tokenizer makes, with only what the guard and NER read: words,
+    spaces and tags (tok2vec embeds ORTH and SHAPE and the static vectors by ORTH).
+
+    spaCy's tokenizer also takes every word's split-mode A and B parts, lemma, norm, reading,
+    inflection and a bigram part-of-speech: three quarters of its cost, and read by nothing
+    here. Words, tags and spaces are built by the same rules (empty surfaces dropped, runs of
+    空白 merged, spaces aligned by spaCy's own get_dtokens_and_spaces);
+    tests/tasks/test_ner_decode.py checks they equal spaCy's on the labelled sets."""
+    from spacy.lang.ja import DetailedToken, get_dtokens_and_spaces
+    from spacy.tokens import Doc
+
+    sudachi = getattr(nlp.tokenizer, "tokenizer", None)
+    if sudachi is None:  # not GiNZA's Japanese tokenizer: take it as it is
+        return nlp.tokenizer(text)
+    found: list[DetailedToken] = []
+    for m in sudachi.tokenize(text):
+        surface = m.surface()
+        if not surface:
+            continue
+        pos_id = m.part_of_speech_id()
+        tag = _TAGS.get(pos_id)
+        if tag is None:
+            tag = _TAGS[pos_id] = "-".join(x for x in m.part_of_speech()[:4] if x != "*")
+        if (
+            found
+            and tag == "空白"
+            and surface.isspace()
+            and found[-1].tag == "空白"
+            and found[-1].surface.isspace()
+        ):
+            continue
+        found.append(DetailedToken(surface, tag, "", "", "", None, None))
+    dtokens, spaces = get_dtokens_and_spaces(found, text)
+    return Doc(
+        nlp.vocab,
+        words=[d.surface for d in dtokens],
+        spaces=spaces,
+        tags=[d.tag for d in dtokens],
+    )
+
+
 def tokenize(nlp: Language, text: str) -> Iterator[tuple[int, Doc]]:
     """(offset, Sudachi-tokenized piece), one at a time: a 300-page PDF's tokens held all at
     once cost ~200 MB, and each piece is needed only by the two passes it feeds right away."""
     for offset, piece in pieces(text):
         with _RUN_LOCK:
-            doc = nlp.tokenizer(piece)
+            doc = _tokens(nlp, piece)
         yield offset, doc
 
 
 def tokenize_one(nlp: Language, text: str) -> Doc:
     """A short text through the dictionary alone (a word's parts), under the tokenizer's lock."""
     with _RUN_LOCK:
-        return nlp.tokenizer(text)
+        return _tokens(nlp, text)
 
 
 def _worth_ner(doc: Doc) -> bool:

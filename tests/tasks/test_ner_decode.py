@@ -82,3 +82,16 @@ def test_preset_entities_are_left_to_spacy(decoder: Decoder) -> None:
     assert label(nlp, decoder, [doc]) is None
     (through_spacy,) = ner.run_ner(nlp, [doc])
     assert through_spacy.ents and through_spacy.ents[0].start == 0
+
+
+def test_lean_tokens_are_spacys_tokens() -> None:
+    """ner._tokens skips what spaCy's Japanese tokenizer computes and nobody reads; the words,
+    tags, spaces and offsets it keeps are spaCy's, spaces and odd characters included."""
+    texts = [p for t in _texts() for _, p in ner.pieces(t)]
+    texts += ["  全角　　スペース\t\tタブ  \n\n  ", " ", "…・・・", "ＡＢＣ　株式会社　 山田 様", "\u3000\u3000"]  # fmt: skip
+
+    def key(doc):
+        return [(t.text, t.tag_, t.whitespace_, t.idx, t.is_space) for t in doc]
+
+    for text in texts:
+        assert key(ner._tokens(nlp, text)) == key(nlp.tokenizer(text)), text
