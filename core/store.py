@@ -407,10 +407,6 @@ class Store:
                 return Claim("busy", doc.id)
             return Claim("claimed", doc.id, doc.draft_stem)
 
-    def reserve_stem(self, document_id: int, stem: str) -> None:
-        with self.session() as s:
-            s.execute(update(Document).where(Document.id == document_id).values(draft_stem=stem))
-
     def count_duplicate(self, document_id: int) -> None:
         with self.session() as s:
             s.execute(
@@ -440,21 +436,34 @@ class Store:
         chunks: int,
         minutes_saved_est: float,
         owner: str | None = None,
+        text: str | None = None,
     ) -> None:
-        self._finish(
-            document_id,
-            status="drafted",
-            reason=None,
-            detail=None,
-            draft_md=str(draft_md),
-            draft_docx=str(draft_docx),
-            engine=engine,
-            model=model,
-            chunks=chunks,
-            minutes_saved_est=minutes_saved_est,
-            owner=owner,
-            finished_at=utcnow(),
-        )
+        """The draft is written: its paths and engine, and `text` (the draft as written, kept for
+        retention) in the same transaction, so a drafted document always has its text."""
+        now = utcnow()
+        with self.session() as s:
+            s.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(
+                    claimed_by=None,
+                    lease_until=None,
+                    updated_at=now,
+                    status="drafted",
+                    reason=None,
+                    detail=None,
+                    draft_md=str(draft_md),
+                    draft_docx=str(draft_docx),
+                    engine=engine,
+                    model=model,
+                    chunks=chunks,
+                    minutes_saved_est=minutes_saved_est,
+                    owner=owner,
+                    finished_at=now,
+                )
+            )
+            if text is not None:
+                self._keep_text(s, document_id, text)
 
     def mark_archived(self, document_id: int, archive_path: Path) -> None:
         with self.session() as s:
@@ -535,9 +544,18 @@ class Store:
                 s.add(doc)
 
     def record_calls(
-        self, document_id: int, spec_id: str, spec_version: int, calls: list[ModelCall]
+        self,
+        document_id: int,
+        spec_id: str,
+        spec_version: int,
+        calls: list[ModelCall],
+        *,
+        draft_stem: str | None = None,
     ) -> None:
-        if not calls:
+        """What was sent where, and the draft's file stem when it is reserved now: one
+        transaction, both on record before the draft is written (a retry after a kill reuses
+        the stem, so it never writes a second draft)."""
+        if not calls and draft_stem is None:
             return
         with self.session() as s:
             s.add_all(
@@ -559,8 +577,11 @@ class Store:
                 )
                 for c in calls
             )
+            if draft_stem is not None:
+                s.execute(
+                    update(Document).where(Document.id == document_id).values(draft_stem=draft_stem)
+                )
 
-    # -- feedback -------------------------------------------------------------------------
     def drafted_documents(self, spec_id: str | None = None) -> list[Document]:
         with self.session() as s:
             q = select(Document).where(Document.status == "drafted")
@@ -677,11 +698,15 @@ class Store:
     def keep_draft_text(self, document_id: int, text_: str) -> None:
         """The draft's text as written (a retry of the same document replaces it)."""
         with self.session() as s:
-            row = s.get(DraftText, document_id)
-            if row is None:
-                s.add(DraftText(document_id=document_id, text=text_, created_at=utcnow()))
-            else:
-                row.text, row.created_at = text_, utcnow()
+            self._keep_text(s, document_id, text_)
+
+    @staticmethod
+    def _keep_text(s: Session, document_id: int, text_: str) -> None:
+        row = s.get(DraftText, document_id)
+        if row is None:
+            s.add(DraftText(document_id=document_id, text=text_, created_at=utcnow()))
+        else:
+            row.text, row.created_at = text_, utcnow()
 
     def draft_texts(self, document_ids: list[int] | None = None) -> dict[int, str]:
         """Draft texts by document id (all of them when `document_ids` is None)."""

@@ -382,10 +382,14 @@ def _draft(
 ) -> DocumentOutcome:
     spec = ctx.specs[found.spec_id].spec
     made = produce(read_path, found.name_nfc, spec, ctx.settings, ctx.engine, run=ctx.run)
-    ctx.store.record_calls(document_id, spec.id, spec.version, made.result.calls)
     stem = reserved_stem or unique_stem(folders.outbox, safe_stem(found.name_nfc))
-    if reserved_stem is None:
-        ctx.store.reserve_stem(document_id, stem)
+    ctx.store.record_calls(
+        document_id,
+        spec.id,
+        spec.version,
+        made.result.calls,
+        draft_stem=stem if reserved_stem is None else None,
+    )
     meta = made.meta(spec, found.name_nfc, ctx.settings.zone)
     rendered = ctx.run(render_output, spec, made.output, meta, stem, priority=FINISH)
     # Written on this thread, not in the worker: the three fsyncs wait on the disk, and a CPU
@@ -399,7 +403,6 @@ def _draft(
     minutes = spec.minutes_saved_estimate
     # The draft as written, kept for retention (tasks/feedback.py): people edit the file itself.
     # write_draft writes exactly these characters (render_markdown's output has no "\r").
-    ctx.store.keep_draft_text(document_id, rendered.markdown)
     ctx.store.mark_drafted(
         document_id,
         draft_md=paths.md,
@@ -409,6 +412,7 @@ def _draft(
         chunks=made.result.chunks,
         minutes_saved_est=minutes,
         owner=_file_owner(read_path),
+        text=rendered.markdown,
     )
     archived = archive_original(found.path, folders.archive, found.rel_nfc)
     ctx.store.mark_archived(document_id, archived)
