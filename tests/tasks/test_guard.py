@@ -214,13 +214,31 @@ def test_disabled_guard_sends_text_unchanged(tmp_path: Path, spec):
 
 def test_ner_budget_cut_is_said_in_the_draft(tmp_path: Path, spec):
     settings = load_settings(tmp_path, guard={"ner_max_chars": 60})
-    # Katakana words no cheap detector masks: the model must read around each of them.
-    text = "".join(f"第{i}工場では、ゴーンがラインの増設をカルロスと決めた。\n" for i in range(10))
+    # Katakana words no cheap detector masks, a different pair on every line: the model must
+    # read around each of them.
+    words = ["ゴーン", "ライン", "センサー", "ロット", "ショット", "リース", "ノウハウ", "トルク"]
+    words += ["コンベア", "ユニット", "フロア", "サンプル", "カラー", "プリント", "ラダー", "メモ"]
+    text = "".join(
+        f"第{i}工場では、{words[2 * i]}が{words[2 * i + 1]}の増設をカルロスと決めた。\n"
+        for i in range(8)
+    )
     r = guard_text(text, spec, settings)
     assert 0 < r.ner_chars <= 60
     assert NER_PARTIAL_JA.format(chars=r.ner_chars) in r.warnings
     roomy = guard_text(text, spec, load_settings(tmp_path, guard={"ner_max_chars": 5000}))
     assert not any("一部" in w for w in roomy.warnings)
+
+
+def test_a_repeated_katakana_word_is_read_once(tmp_path: Path, spec):
+    """ライン on every line of a report: the model reads it once; a name it finds there is masked
+    on every line (Found.occurrences)."""
+    settings = load_settings(tmp_path)
+    once = guard_text("第1工場では、ゴーンがラインの増設をカルロスと決めた。\n", spec, settings)
+    line = "第{i}工場では、ゴーンがラインの増設をカルロスと決めた。\n"
+    many = guard_text("".join(line.format(i=i) for i in range(12)), spec, settings)
+    assert 0 < many.ner_chars <= once.ner_chars + 5
+    # Masked on every line when the model found it on the first, on none when it did not.
+    assert many.text.count("ゴーン") == (12 if "ゴーン" in once.text else 0)
 
 
 @pytest.mark.slow
