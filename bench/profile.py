@@ -68,12 +68,30 @@ OTHER = "other"
 # py-spy sometimes reads a thread with no Python frame at all (measured: ~40% of the main
 # process's samples with 64 document threads and --nonblocking); those say nothing about a step.
 UNREAD = "no Python frame read (py-spy; not a step)"
+# With --nonblocking py-spy also samples threads that are blocked (its idle test reads the
+# thread's state without stopping it): 64 document threads waiting on a worker, a socket or a
+# lock. A stack whose innermost frame is one of these waits is time waited, not CPU spent.
+WAITING = "waiting (blocked threads py-spy sampled; not CPU)"
+_WAITS = (
+    "Condition.wait (",
+    "Event.wait (",
+    "select (selectors.py",
+    "SyncStream.read (",
+    "main (multiprocessing/forkserver.py",
+    "read_signed (multiprocessing/forkserver.py",
+    "_worker (concurrent/futures/thread.py",
+    "Connection._recv (",
+    "_fsync_dir (",
+    "_fsync (",
+)
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 
 
 def classify(stack: str) -> str:
     if all(f.startswith("process ") for f in stack.split(";")):
         return UNREAD
+    if stack.rsplit(";", 1)[-1].startswith(_WAITS):
+        return WAITING
     for step, patterns in STEPS:
         if any(p in stack for p in patterns):
             return step
@@ -103,7 +121,7 @@ def split(profile: Path) -> tuple[Counter[str], Counter[str], int]:
         count = int(m["count"])
         step = classify(m["stack"])
         steps[step] += count
-        if step != UNREAD:
+        if step not in (UNREAD, WAITING):
             roles[process_of(m["stack"])] += count
         total += count
     return steps, roles, total
@@ -113,16 +131,17 @@ def report(profile: Path, n: int) -> str:
     steps, roles, total = split(profile)
     ms = 1000 / RATE
     unread = steps.pop(UNREAD, 0)
-    read = total - unread
+    waiting = steps.pop(WAITING, 0)
+    read = total - unread - waiting
     rows = [
-        f"# {total} samples at {RATE} Hz = {total * ms / 1000:.1f} CPU s, {unread} without a "
-        f"Python frame left out; per document (n={n}) and share of the {read} read:"
+        f"# {total} samples at {RATE} Hz, {unread} without a Python frame and {waiting} of "
+        f"blocked threads left out; per document (n={n}) and share of the {read} on a CPU:"
     ]
     for step, count in steps.most_common():
         rows.append(f"{count * ms / n:7.1f} ms  {100 * count / read:5.1f}%  {step}")
     rows.append("# by process")
     for role, count in roles.most_common():
-        rows.append(f"{count * ms / n:7.1f} ms  {100 * count / total:5.1f}%  {role}")
+        rows.append(f"{count * ms / n:7.1f} ms  {100 * count / read:5.1f}%  {role}")
     return "\n".join(rows)
 
 
