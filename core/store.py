@@ -417,13 +417,17 @@ class Store:
 
     # -- outcomes -------------------------------------------------------------------------
     def _finish(self, document_id: int, **values: Any) -> None:
-        now = utcnow()
         with self.session() as s:
-            s.execute(
-                update(Document)
-                .where(Document.id == document_id)
-                .values(claimed_by=None, lease_until=None, updated_at=now, **values)
-            )
+            self._finish_in(s, document_id, **values)
+
+    @staticmethod
+    def _finish_in(s: Session, document_id: int, **values: Any) -> None:
+        """The claim released and the outcome set, inside the caller's transaction."""
+        s.execute(
+            update(Document)
+            .where(Document.id == document_id)
+            .values(claimed_by=None, lease_until=None, updated_at=utcnow(), **values)
+        )
 
     def mark_drafted(
         self,
@@ -440,27 +444,21 @@ class Store:
     ) -> None:
         """The draft is written: its paths and engine, and `text` (the draft as written, kept for
         retention) in the same transaction, so a drafted document always has its text."""
-        now = utcnow()
         with self.session() as s:
-            s.execute(
-                update(Document)
-                .where(Document.id == document_id)
-                .values(
-                    claimed_by=None,
-                    lease_until=None,
-                    updated_at=now,
-                    status="drafted",
-                    reason=None,
-                    detail=None,
-                    draft_md=str(draft_md),
-                    draft_docx=str(draft_docx),
-                    engine=engine,
-                    model=model,
-                    chunks=chunks,
-                    minutes_saved_est=minutes_saved_est,
-                    owner=owner,
-                    finished_at=now,
-                )
+            self._finish_in(
+                s,
+                document_id,
+                status="drafted",
+                reason=None,
+                detail=None,
+                draft_md=str(draft_md),
+                draft_docx=str(draft_docx),
+                engine=engine,
+                model=model,
+                chunks=chunks,
+                minutes_saved_est=minutes_saved_est,
+                owner=owner,
+                finished_at=utcnow(),
             )
             if text is not None:
                 self._keep_text(s, document_id, text)
