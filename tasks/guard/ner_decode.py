@@ -150,18 +150,29 @@ class Decoder:
         return found
 
 
+# Windows per tok2vec batch: its activations are rows x 768 floats per layer, so the whole of a
+# 300-page report's windows at once took 2.2 GB where batches of 32 take ~600 MB in all.
+BATCH = 32
+
+
 def label(nlp: Language, decoder: Decoder, docs: list[Doc]) -> list[Doc] | None:
     """The windows through every component before NER, then the decoder's entities set on
-    them; None when the decoder declines (the caller runs spaCy's parser instead)."""
+    them, BATCH windows at a time; None when the decoder declines (the caller runs spaCy's
+    parser instead)."""
     from spacy.tokens import Span
 
-    for name, proc in nlp.pipeline:
-        if name == "ner":
-            break
-        docs = list(proc.pipe(docs, batch_size=max(len(docs), 1)))
-    found = decoder.decode(docs)
-    if found is None:
-        return None
-    for doc, ents in zip(docs, found, strict=True):
-        doc.ents = [Span(doc, s, e, label=lab) for s, e, lab in ents]
-    return docs
+    if any(d.has_annotation("ENT_IOB") for d in docs):
+        return None  # preset entities: spaCy's parser respects them, the decoder does not
+    before = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index("ner")]]
+    out: list[Doc] = []
+    for i in range(0, len(docs), BATCH):
+        batch = docs[i : i + BATCH]
+        for proc in before:
+            batch = list(proc.pipe(batch, batch_size=BATCH))
+        found = decoder.decode(batch)
+        if found is None:
+            return None
+        for doc, ents in zip(batch, found, strict=True):
+            doc.ents = [Span(doc, s, e, label=lab) for s, e, lab in ents]
+        out.extend(batch)
+    return out
