@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from tasks.guard.piece import text_of, tokens_of
 from tasks.guard.spans import Span
 
 if TYPE_CHECKING:
@@ -210,8 +211,8 @@ def field_names(text: str) -> set[str]:
 
 def sudachi_names(base: int, doc: Doc, spans: list[Span], lexicon: set[str]) -> None:
     """Names from the dictionary's 人名 tags and from words before honorifics / titles."""
-    toks = list(doc)
-    text = doc.text  # spaCy joins the tokens again on every access
+    toks = tokens_of(doc)
+    text = text_of(doc)
     i = 0
     while i < len(toks):
         if "人名" not in toks[i].tag_:

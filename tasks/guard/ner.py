@@ -25,6 +25,7 @@ from tasks.guard.names import (
     TITLE_WORDS,
 )
 from tasks.guard.ner_decode import Decoder, label
+from tasks.guard.piece import text_of, tokens_of
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -172,12 +173,12 @@ def _worth_ner(doc: Doc) -> bool:
     set (tests/tasks/test_guard_corpus.py), the samples and the bench corpus it loses no name the
     model found; what it drops were false labels (包装資材 as a person, Aライン as a company).
     """
-    text = doc.text
+    text = text_of(doc)
     return bool(
         NAME_CUE.search(text)
         or KATAKANA_FULL_NAME.search(text)
         or LATIN_CAPS.search(text)
-        or any("固有名詞" in t.tag_ for t in doc)
+        or any("固有名詞" in t.tag_ for t in tokens_of(doc))
     )
 
 
@@ -193,7 +194,7 @@ _CUE_TOKENS = HONORIFIC | TITLE_WORDS
 _NO, _ALWAYS, _ONCE = 0, 1, 2
 
 
-def _candidate(tok: Token) -> int:
+def _candidate(tok: Token, nxt: str) -> int:
     """Whether the model should read around a noun no cheap detector labelled: _ALWAYS for a
     proper noun (places apart), Latin capitals (model numbers apart) or the word before an
     honorific or a title; _ONCE for a katakana common noun (foreign names and brands the
@@ -204,14 +205,13 @@ def _candidate(tok: Token) -> int:
     センサー, ロット...), the same words again and again. A name the model finds is masked at
     every occurrence (Found.occurrences), so each distinct katakana word is read once per
     document, at its first occurrence (pieces with a cue first); before an honorific or a title
-    it is read wherever it stands."""
+    it is read wherever it stands. `nxt` is the next token's text ("" at the end)."""
     tag = tok.tag_
     if "固有名詞" in tag and "地名" not in tag:
         return _ALWAYS
     if not tag.startswith("名詞"):
         return _NO
     text = tok.text
-    nxt = tok.nbor(1).text if tok.i + 1 < len(tok.doc) else ""
     if LATIN_CAPS.search(text) and not _KATAKANA_WORD.match(text):
         # KX-2000, HM-15, No.3: a model or item number, not a name.
         return _NO if nxt[:1] in "-‐0123456789" or text in COMMON_LATIN else _ALWAYS
@@ -232,16 +232,17 @@ def windows(
     already read in this document (see `_candidate`); new ones are added."""
     read_once = set() if read_once is None else read_once
     spans: list[list[int]] = []
-    for tok in doc:
+    toks = tokens_of(doc)
+    for i, tok in enumerate(toks):
         start = base + tok.idx
-        kind = _candidate(tok)
+        kind = _candidate(tok, toks[i + 1].text if i + 1 < len(toks) else "")
         if kind == _NO or all(covered[start : start + len(tok.text)]):
             continue
         if kind == _ONCE:
             if tok.text in read_once:
                 continue
             read_once.add(tok.text)
-        lo, hi = max(0, tok.i - WINDOW), min(len(doc), tok.i + WINDOW + 1)
+        lo, hi = max(0, i - WINDOW), min(len(toks), i + WINDOW + 1)
         if spans and lo <= spans[-1][1]:
             spans[-1][1] = hi
         else:
@@ -273,7 +274,7 @@ class NerChoice:
         self._dropped = False  # a piece worth reading could not be held
 
     def offer(self, base: int, doc: Doc) -> None:
-        key = doc.text.strip()
+        key = text_of(doc).strip()
         if key in self._seen or not re.search(r"[一-龥ァ-ヴ]", key) or not _worth_ner(doc):
             return
         self._seen.add(key)

@@ -28,6 +28,7 @@ from tasks.guard.names import (
     NOT_NAMES,
     TITLE_WORDS,
 )
+from tasks.guard.piece import text_of, tokens_of
 from tasks.guard.spans import Span
 
 if TYPE_CHECKING:
@@ -141,8 +142,8 @@ def _ordinal_company(toks: list[Token], i: int) -> int | None:
 
 def units(doc: Doc) -> Iterator[Unit]:
     """Maximal runs of tokens that together write one name."""
-    toks = list(doc)
-    text = doc.text  # spaCy joins the tokens again on every access
+    toks = tokens_of(doc)
+    text = text_of(doc)
     i = 0
     while i < len(toks):
         last = _ordinal_company(toks, i)
@@ -269,7 +270,7 @@ def _part_number(text: str, unit: Unit) -> bool:
 
 def tagged_names(base: int, doc: Doc) -> Iterator[Span]:
     """Spans (offsets in the whole text) of the names the tags show in one piece."""
-    text = doc.text  # spaCy joins the tokens again on every access
+    text = text_of(doc)
     for unit in units(doc):
         if _part_number(text, unit):
             continue
