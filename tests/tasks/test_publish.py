@@ -225,6 +225,33 @@ def test_unique_stem_free(tmp_path):
     assert unique_stem(tmp_path / "missing", "議事録") == "議事録"
 
 
+def test_a_file_someone_else_adds_after_a_listing_is_seen(tmp_path):
+    """The outbox's listing is kept between drafts while its mtime stands still; a person's
+    file (here another case of the same name) moves the mtime and is seen by the next draft."""
+    first = write_draft(draft_for("Report.docx"), tmp_path)
+    assert first.md.name == "Report.draft.md"
+    assert unique_stem(tmp_path, "memo") == "memo"  # listed and kept
+    (tmp_path / "MEMO.draft.md").write_text("手で作ったメモ", encoding="utf-8")
+    later = os.stat(tmp_path).st_mtime_ns + 1_000_000_000
+    os.utime(tmp_path, ns=(later, later))  # a coarse clock may not have ticked yet
+    assert unique_stem(tmp_path, "memo") == "memo_2"
+
+
+def test_drafts_written_at_once_never_share_a_name(tmp_path):
+    """Threads of one batch writing drafts of one name for different documents: each sees the
+    others' files through the kept listing, so none replaces another's draft."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int):
+        return write_draft(draft_for(f"{i}課/議事録.docx", stem="議事録"), tmp_path)
+
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(one, range(24)))
+    names = {p.md.name for p in paths}
+    assert len(names) == 24
+    assert len([n for n in visible(tmp_path) if n.endswith(".draft.md")]) == 24
+
+
 # --- archive_original ---------------------------------------------------------------------
 
 
