@@ -180,3 +180,15 @@ def test_preparing_for_the_model_goes_before_rendering(settings) -> None:
     finally:
         pool.close()
     assert done["prepare"] < done["render"]
+
+
+def test_a_worker_is_replaced_after_its_share_of_jobs(settings, monkeypatch) -> None:
+    """Workers are recycled (a spaCy vocabulary only grows); every job still returns."""
+    monkeypatch.setattr("flows.pool._JOBS_PER_WORKER", 3)
+    pool = CpuPool(_without_ner(settings), 1)
+    try:
+        pids = [pool.call(pid_job) for _ in range(7)]
+    finally:
+        pool.close()
+    assert len(pids) == 7
+    assert len(set(pids)) == 3  # 3 + 3 + 1 jobs
