@@ -64,13 +64,17 @@ def run_bounded(
     memory_mb: int,
     what: str,
     setting_names: tuple[str, str] | None = None,
+    reuse: bool = False,
 ) -> tuple[Any, ...]:
     """`work(*args)` in a bounded child; its tuple, or Refusal(TIMEOUT) when it ran out.
+    With `reuse`, the child is kept for the next call (see `_run_reused`).
 
     `work` must be a module-level function (the forkserver pickles it by name). A tuple
     starting with "memory" or "error" means the child caught that itself. `setting_names`
     (time, memory) name the settings the bounds came from in the refusal's detail.
     """
+    if reuse:
+        return _run_reused(work, args, timeout, memory_mb, what, setting_names)
     time_bound, memory_bound = _bounds(timeout, memory_mb, setting_names)
     ctx = process_context()
     receiver, sender = ctx.Pipe(duplex=False)
@@ -119,7 +123,7 @@ def _died(what: str, exitcode: int | None, started: float, memory_bound: str) ->
 # -- a bounded child that reads file after file ------------------------------------------------
 # A child forked per file costs ~55 ms of CPU before its work starts (fork from a GiNZA-sized
 # server, the child's start-up), 5x what pypdf spends on a page or two; a memo batch is one file
-# in four a PDF. `run_reused` keeps one child per process and `what`, under the same two bounds:
+# in four a PDF. `run_bounded(reuse=True)` keeps one child per process and `what`, under the same two bounds:
 # the address space it may add is fixed when it starts, a file that runs out of time kills it
 # (the next file gets a fresh one), and a child that ran out of memory, raised, or grew past
 # half its bound is replaced after answering. While it is busy with another thread's file, a
@@ -178,16 +182,15 @@ _busy: dict[tuple[str, int], threading.Lock] = {}
 _children_lock = threading.Lock()
 
 
-def run_reused(
+def _run_reused(
     work: Callable[..., tuple[Any, ...]],
     args: tuple[Any, ...],
-    *,
     timeout: float,
     memory_mb: int,
     what: str,
-    setting_names: tuple[str, str] | None = None,
+    setting_names: tuple[str, str] | None,
 ) -> tuple[Any, ...]:
-    """The same contract as `run_bounded`, in a child kept for the next file."""
+    """`run_bounded(..., reuse=True)`: the same contract, in a child kept for the next file."""
     key = (what, memory_mb)
     with _children_lock:
         busy = _busy.setdefault(key, threading.Lock())

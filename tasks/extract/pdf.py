@@ -4,7 +4,7 @@ Bounded three ways, because crafted PDFs have sent pypdf into endless loops and 
 blow-ups: the child gets `intake.pdf_timeout_seconds` per file and is killed after it, its
 address space may grow by `intake.pdf_memory_mb` (RLIMIT_AS), and more than
 `intake.pdf_max_pages` pages are refused before any text is extracted. The child
-(`bounded.run_reused`) forks from the forkserver (`core.processes`), which has this module and
+(`bounded.run_bounded`, reused) forks from the forkserver (`core.processes`), which has this module and
 pypdf preloaded, and reads file after file: a fresh child per file cost ~55 ms of CPU before
 its work; one that timed out, ran out of memory or failed is replaced.
 Headers and trailers are checked in the parent first (no %PDF-, no %%EOF: cut short).
@@ -19,7 +19,7 @@ from typing import Any
 from core.errors import Refusal
 from core.models import ExtractedDocument, RefusalKind
 from core.settings import IntakeSettings
-from tasks.extract.bounded import run_reused
+from tasks.extract.bounded import run_bounded
 from tasks.extract.cleaning import looks_garbled
 from tasks.extract.ocr import ocr_document
 from tasks.extract.pdf_layers import PDF_ENCODING_REASON_JA, reread_layer
@@ -78,13 +78,14 @@ def _read_pdf(path: str, max_pages: int) -> tuple[Any, ...]:
 
 
 def _run_pdf_child(path: Path, limits: IntakeSettings) -> tuple[Any, ...]:
-    return run_reused(
+    return run_bounded(
         _read_pdf,
         (str(path), limits.pdf_max_pages),
         timeout=limits.pdf_timeout_seconds,
         memory_mb=limits.pdf_memory_mb,
         what="pypdf",
         setting_names=("pdf_timeout_seconds", "pdf_memory_mb"),
+        reuse=True,
     )
 
 

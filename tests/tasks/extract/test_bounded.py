@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import Refusal
 from tasks.extract import bounded
-from tasks.extract.bounded import run_reused
+from tasks.extract.bounded import run_bounded
 
 
 def pid_of_child(_: int) -> tuple[str, int]:
@@ -33,8 +33,8 @@ def fail(_: int) -> tuple[str, int]:
 
 
 def _pid(work=pid_of_child, arg=0, **kw) -> int:
-    kw = {"timeout": 20, "memory_mb": 200, "what": "test-reader", **kw}
-    result = run_reused(work, (arg,), **kw)
+    kw = {"timeout": 20, "memory_mb": 200, "what": "test-reader", "reuse": True, **kw}
+    result = run_bounded(work, (arg,), **kw)
     assert result[0] == "ok", result
     return result[1]
 
@@ -48,7 +48,9 @@ def test_one_child_reads_file_after_file() -> None:
 def test_a_timeout_kills_the_child_and_the_next_file_gets_a_fresh_one() -> None:
     before = _pid()
     with pytest.raises(Refusal) as e:
-        run_reused(sleep_then_pid, (30,), timeout=0.5, memory_mb=200, what="test-reader")
+        run_bounded(
+            sleep_then_pid, (30,), timeout=0.5, memory_mb=200, what="test-reader", reuse=True
+        )
     assert "did not finish" in e.value.detail
     after = _pid()
     assert after != before
@@ -56,11 +58,16 @@ def test_a_timeout_kills_the_child_and_the_next_file_gets_a_fresh_one() -> None:
 
 def test_out_of_memory_and_errors_replace_the_child() -> None:
     before = _pid()
-    result = run_reused(allocate, (400,), timeout=20, memory_mb=200, what="test-reader")
+    result = run_bounded(
+        allocate, (400,), timeout=20, memory_mb=200, what="test-reader", reuse=True
+    )
     assert result[0] == "memory"
     second = _pid()
     assert second != before
-    assert run_reused(fail, (0,), timeout=20, memory_mb=200, what="test-reader")[0] == "error"
+    assert (
+        run_bounded(fail, (0,), timeout=20, memory_mb=200, what="test-reader", reuse=True)[0]
+        == "error"
+    )
     assert _pid() != second
 
 
