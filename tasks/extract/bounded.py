@@ -199,45 +199,33 @@ def _run_reused(
             work, args, timeout=timeout, memory_mb=memory_mb, what=what, setting_names=setting_names
         )
     try:
-        return _run_in_child(key, work, args, timeout, memory_mb, what, setting_names)
+        time_bound, memory_bound = _bounds(timeout, memory_mb, setting_names)
+        child = _children.get(key)
+        if child is not None and child.pid != os.getpid():
+            child = None  # inherited through a fork: the parent's, not ours to use or stop
+        elif child is not None and not child.proc.is_alive():
+            child.close()  # gone (killed from outside): its pipe is closed with it
+            child = None
+        if child is None:
+            child = _children[key] = _Child(memory_mb, what)
+        started = time.monotonic()
+        keep = False
+        try:
+            child.conn.send((work, args))
+            if not child.conn.poll(timeout):
+                raise Refusal(RefusalKind.TIMEOUT, f"{what} did not finish within {time_bound}")
+            try:
+                result, grown = child.conn.recv()
+            except EOFError:
+                child.proc.join(5)
+                raise _died(what, child.proc.exitcode, started, memory_bound) from None
+            child.files += 1
+            keep = not grown and result[:1] not in (("memory",), ("error",))
+            keep = keep and child.files < _RETIRE_AFTER
+            return result
+        finally:
+            if not keep:
+                child.close()
+                _children.pop(key, None)
     finally:
         busy.release()
-
-
-def _run_in_child(
-    key: tuple[str, int],
-    work: Callable[..., tuple[Any, ...]],
-    args: tuple[Any, ...],
-    timeout: float,
-    memory_mb: int,
-    what: str,
-    setting_names: tuple[str, str] | None,
-) -> tuple[Any, ...]:
-    time_bound, memory_bound = _bounds(timeout, memory_mb, setting_names)
-    child = _children.get(key)
-    if child is not None and child.pid != os.getpid():
-        child = None  # inherited through a fork: the parent's, not ours to use or stop
-    elif child is not None and not child.proc.is_alive():
-        child.close()  # gone (killed from outside): its pipe is closed with it
-        child = None
-    if child is None:
-        child = _children[key] = _Child(memory_mb, what)
-    started = time.monotonic()
-    keep = False
-    try:
-        child.conn.send((work, args))
-        if not child.conn.poll(timeout):
-            raise Refusal(RefusalKind.TIMEOUT, f"{what} did not finish within {time_bound}")
-        try:
-            result, grown = child.conn.recv()
-        except EOFError:
-            child.proc.join(5)
-            raise _died(what, child.proc.exitcode, started, memory_bound) from None
-        child.files += 1
-        keep = not grown and result[:1] not in (("memory",), ("error",))
-        keep = keep and child.files < _RETIRE_AFTER
-        return result
-    finally:
-        if not keep:
-            child.close()
-            _children.pop(key, None)
