@@ -19,6 +19,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -235,9 +236,18 @@ def _existing_names(directory: Path) -> dict[str, str]:
         return names
 
 
+@contextmanager
+def _placing(directory: Path, *names: str) -> Iterator[None]:
+    """Around our own write of `names` into `directory`: no thread lists the folder meanwhile,
+    and afterwards its kept listing has them and the folder's new mtime."""
+    with _LISTINGS_LOCK:
+        try:
+            yield
+        finally:
+            _wrote(directory, *names)
+
+
 def _wrote(directory: Path, *names: str) -> None:
-    """Our own entries in `directory` are in place: add them to its kept listing. Called with
-    _LISTINGS_LOCK held around the write itself, so no thread lists the folder in between."""
     kept = _LISTINGS.get(directory)
     if kept is None:
         return
@@ -358,11 +368,9 @@ def write_draft(
             targets = [paths.docx, paths.md]
             if ocr_text is not None:
                 targets.append(outbox / f"{stem}{OCR_SUFFIX}")
-            try:
+            with _placing(outbox, *(t.name for t in targets)):
                 for tmp, target in zip(temps, targets, strict=True):
                     os.replace(tmp, target)
-            finally:
-                _wrote(outbox, *(t.name for t in targets))
     finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
@@ -404,12 +412,11 @@ def _reserve(directory: Path, name: str) -> Path:
     """
     taken = _existing_names(directory)
     for cand in _candidate_names(name):
-        if unicodedata.normalize("NFC", cand).casefold() in taken:
+        if _key(cand) in taken:
             continue
         try:
-            with _LISTINGS_LOCK:
+            with _placing(directory, cand):
                 fd = os.open(directory / cand, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                _wrote(directory, cand)
         except FileExistsError:
             continue
         os.close(fd)
@@ -444,7 +451,10 @@ def _move(path: Path, base: Path, rel_name: str) -> Path:
     dst = _reserve(directory, path.name)
     try:
         try:
-            os.replace(path, dst)  # same filesystem: atomic, the bytes never move
+            # Same filesystem: atomic, the bytes never move. The rename moves the folder's
+            # mtime, so the kept listing is brought up to date with it.
+            with _placing(directory, dst.name):
+                os.replace(path, dst)
         except OSError as e:
             if e.errno != errno.EXDEV:
                 raise

@@ -272,6 +272,17 @@ def test_archive_keeps_bytes_and_subfolder(tmp_path):
     assert not src.exists()
 
 
+def test_archiving_keeps_the_archive_listing_current(tmp_path):
+    """Each move renames into the archive folder; the kept listing follows, not a new listing."""
+    archive = tmp_path / "archive"
+    for name in ("a.docx", "b.docx", "A.docx"):
+        archive_original(make_original(tmp_path / "in", name, name.encode()), archive, name)
+    mtime, names = publish._LISTINGS[archive]
+    assert mtime == os.stat(archive).st_mtime_ns
+    assert set(names.values()) == set(os.listdir(archive))
+    assert len(os.listdir(archive)) == 3  # A.docx is a.docx to Windows: it got another name
+
+
 def test_archive_never_overwrites(tmp_path):
     archive = tmp_path / "archive"
     first = archive_original(make_original(tmp_path / "in", "a.docx", b"first"), archive, "a.docx")
