@@ -693,13 +693,9 @@ class Store:
             )
 
     # -- draft texts ----------------------------------------------------------------------
-    def keep_draft_text(self, document_id: int, text_: str) -> None:
-        """The draft's text as written (a retry of the same document replaces it)."""
-        with self.session() as s:
-            self._keep_text(s, document_id, text_)
-
     @staticmethod
     def _keep_text(s: Session, document_id: int, text_: str) -> None:
+        """The draft's text as written (a retry of the same document replaces it)."""
         row = s.get(DraftText, document_id)
         if row is None:
             s.add(DraftText(document_id=document_id, text=text_, created_at=utcnow()))
