@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _NLP: Language | None = None
+_DECODER: Decoder | None = None  # for _NLP, built with it (None: spaCy's parser decides)
 _NLP_FAILED = False
 _LOAD_LOCK = threading.Lock()
 # SudachiPy's tokenizer is not safe to share between threads; documents run concurrently.
@@ -42,7 +43,7 @@ _RUN_LOCK = threading.Lock()
 
 def load() -> Language | None:
     """ja_ginza with only tok2vec + ner (the parser is not needed and doubles the cost)."""
-    global _NLP, _NLP_FAILED
+    global _NLP, _NLP_FAILED, _DECODER
     if _NLP is None and not _NLP_FAILED:
         with _LOAD_LOCK:
             if _NLP is None and not _NLP_FAILED:
@@ -70,6 +71,7 @@ def load() -> Language | None:
                             ],
                         )
                     nlp.vocab.vectors.from_disk(nlp.path / "vocab", exclude=["strings"])
+                    _DECODER = Decoder.build(nlp)
                     _NLP = nlp
                 except (ImportError, OSError) as e:
                     _NLP_FAILED = True
@@ -299,17 +301,12 @@ class NerChoice:
         return docs, used, self._dropped
 
 
-_DECODERS: dict[int, Decoder | None] = {}
-
-
 def run_ner(nlp: Language, chosen: list[Doc]) -> list[Doc]:
     """The chosen pieces with GiNZA's entities set: tok2vec by spaCy, the entity decisions by
     tasks.guard.ner_decode (the same entities at a twelfth of the parser's cost), spaCy's
     parser when the decoder declines."""
+    decoder = _DECODER if nlp is _NLP else Decoder.build(nlp)
     with _RUN_LOCK:
-        if id(nlp) not in _DECODERS:
-            _DECODERS[id(nlp)] = Decoder.build(nlp)
-        decoder = _DECODERS[id(nlp)]
         if decoder is not None:
             labelled = label(nlp, decoder, chosen)
             if labelled is not None:
