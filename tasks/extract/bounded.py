@@ -123,10 +123,10 @@ def _died(what: str, exitcode: int | None, started: float, memory_bound: str) ->
 # -- a bounded child that reads file after file ------------------------------------------------
 # A child forked per file costs ~55 ms of CPU before its work starts (fork from a GiNZA-sized
 # server, the child's start-up), 5x what pypdf spends on a page or two; a memo batch is one file
-# in four a PDF. `run_bounded(reuse=True)` keeps one child per process and `what`, under the same two bounds:
-# the address space it may add is fixed when it starts, a file that runs out of time kills it
-# (the next file gets a fresh one), and a child that ran out of memory, raised, or grew past
-# half its bound is replaced after answering. While it is busy with another thread's file, a
+# in four a PDF. `run_bounded(reuse=True)` keeps one child per process and `what`, under the
+# same two bounds: the address space it may add is fixed when it starts, a file that runs out
+# of time kills it (the next file gets a fresh one), and a child that ran out of memory, raised,
+# or grew past half its bound is replaced after answering. While it is busy with another thread's file, a
 # caller gets a child of its own (run_bounded), so one slow file never queues the others.
 _RETIRE_AFTER = 500  # files; a long-lived parser's heap is not trusted forever
 
@@ -182,6 +182,20 @@ _busy: dict[tuple[str, int], threading.Lock] = {}
 _children_lock = threading.Lock()
 
 
+def _child_for(key: tuple[str, int], memory_mb: int, what: str) -> _Child:
+    """This process's live child for `key`, started when there is none (called holding its
+    busy lock)."""
+    child = _children.get(key)
+    if child is not None and child.pid != os.getpid():
+        child = None  # inherited through a fork: the parent's, not ours to use or stop
+    elif child is not None and not child.proc.is_alive():
+        child.close()  # gone (killed from outside): its pipe is closed with it
+        child = None
+    if child is None:
+        child = _children[key] = _Child(memory_mb, what)
+    return child
+
+
 def _run_reused(
     work: Callable[..., tuple[Any, ...]],
     args: tuple[Any, ...],
@@ -200,14 +214,7 @@ def _run_reused(
         )
     try:
         time_bound, memory_bound = _bounds(timeout, memory_mb, setting_names)
-        child = _children.get(key)
-        if child is not None and child.pid != os.getpid():
-            child = None  # inherited through a fork: the parent's, not ours to use or stop
-        elif child is not None and not child.proc.is_alive():
-            child.close()  # gone (killed from outside): its pipe is closed with it
-            child = None
-        if child is None:
-            child = _children[key] = _Child(memory_mb, what)
+        child = _child_for(key, memory_mb, what)
         started = time.monotonic()
         keep = False
         try:
