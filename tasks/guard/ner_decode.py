@@ -85,7 +85,7 @@ class Decoder:
     def decode(self, docs: Sequence[Doc]) -> list[list[tuple[int, int, str]]] | None:
         """(start, end, label) of each window's entities, from the tok2vec output in doc.tensor;
         None when a document carries entity annotations the parser would have to respect."""
-        docs = [d for d in docs]
+        docs = list(docs)
         if not docs:
             return []
         lengths = np.array([len(d) for d in docs], dtype=np.int64)
