@@ -10,9 +10,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Length, Pt, RGBColor, Twips
+from docx.shared import Length, RGBColor
+from lxml.etree import SubElement
 
 from core.specs import OutputField
 from tasks.render.text import (
@@ -31,30 +31,135 @@ from tasks.render.text import (
 from tasks.render.widths import column_widths
 
 RED = RGBColor(0xC0, 0x00, 0x00)
+RED_HEX = str(RED)  # "C00000", as w:color writes it
+
+
+# Element names, resolved once: python-docx's generic child insertion (which searches every
+# possible successor tag of an element to place a child) was ~60% of a draft's rendering CPU, so
+# the Writer builds its paragraphs, runs and tables with lxml directly, in schema order. The
+# XML is the same python-docx writes, byte for byte (tests/tasks/test_render.py compares them).
+_P, _PPR, _PSTYLE, _PAGE_BREAK = qn("w:p"), qn("w:pPr"), qn("w:pStyle"), qn("w:pageBreakBefore")
+_R, _RPR, _T, _B, _COLOR, _SZ = (
+    qn("w:r"),
+    qn("w:rPr"),
+    qn("w:t"),
+    qn("w:b"),
+    qn("w:color"),
+    qn("w:sz"),
+)
+_BR, _TAB, _VAL, _SECT = qn("w:br"), qn("w:tab"), qn("w:val"), qn("w:sectPr")
+_TBL, _TBLPR, _TBLSTYLE, _TBLW, _TBLLAYOUT, _TBLLOOK = (
+    qn("w:tbl"),
+    qn("w:tblPr"),
+    qn("w:tblStyle"),
+    qn("w:tblW"),
+    qn("w:tblLayout"),
+    qn("w:tblLook"),
+)
+_GRID, _GRIDCOL, _TR, _TRPR, _TBLHEADER = (
+    qn("w:tblGrid"),
+    qn("w:gridCol"),
+    qn("w:tr"),
+    qn("w:trPr"),
+    qn("w:tblHeader"),
+)
+_TC, _TCPR, _TCW, _W, _TYPE = qn("w:tc"), qn("w:tcPr"), qn("w:tcW"), qn("w:w"), qn("w:type")
+_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_LOOK = (
+    ("firstColumn", "1"),
+    ("firstRow", "1"),
+    ("lastColumn", "0"),
+    ("lastRow", "0"),
+    ("noHBand", "0"),
+    ("noVBand", "1"),
+    ("val", "04A0"),
+)
+# A tab is a w:tab, a line break (either kind) a w:br: what python-docx's run.text does.
+_RUN_CONTROLS = re.compile(r"([\t\r\n])")
+
+
+def add_text(r: Any, text: str) -> None:
+    """A run's content for `text`: w:t pieces, w:tab for tabs, w:br for each CR or LF."""
+    for piece in _RUN_CONTROLS.split(text):
+        if piece == "\t":
+            SubElement(r, _TAB)
+        elif piece in ("\r", "\n"):
+            SubElement(r, _BR)
+        elif piece:
+            t = SubElement(r, _T)
+            t.text = piece
+            if len(piece.strip()) < len(piece):
+                t.set(_SPACE, "preserve")
+
+
+def add_run(
+    p: Any, text: str, *, bold: bool = False, colour: str | None = None, size: int | None = None
+) -> Any:
+    """A w:r at the end of paragraph element `p` (size in half-points)."""
+    r = SubElement(p, _R)
+    if bold or colour or size:
+        rpr = SubElement(r, _RPR)
+        if bold:
+            SubElement(rpr, _B)
+        if colour:
+            SubElement(rpr, _COLOR).set(_VAL, colour)
+        if size:
+            SubElement(rpr, _SZ).set(_VAL, str(size))
+    add_text(r, text)
+    return r
 
 
 class Writer:
     """Appends paragraphs, lists and tables to the end of a document's body."""
 
-    def __init__(self, doc: Any) -> None:
-        self.doc = doc
-        self.styles = {s.get(qn("w:styleId")) for s in doc.styles.element.findall(qn("w:style"))}
+    def __init__(self, body: Any, styles: set[str], width: int) -> None:
+        """Write into `body` (a w:body element) of a document with these style ids, whose text is
+        `width` twips wide (table columns are fitted to it)."""
+        self.styles = styles
+        self.width = width
+        self._body = body
+        # New blocks go before the body's section properties, which must stay last.
+        last = body[-1] if len(body) else None
+        self._end = last if last is not None and last.tag == _SECT else None
 
-    def para(self, text: str = "", style: str | None = None) -> Any:
-        p = self.doc.add_paragraph(text)
-        if style and style in self.styles:
-            # By id: python-docx's lookup by display name scans every style per paragraph.
-            p._p.style = style
+    @classmethod
+    def of(cls, doc: Any) -> Writer:
+        """A writer appending to the end of a python-docx document (ours, or a company's form)."""
+        return cls(doc.element.body, style_ids(doc), text_width(doc))
+
+    def _append(self, el: Any) -> Any:
+        if self._end is None:
+            self._body.append(el)
+        else:
+            self._end.addprevious(el)
+        return el
+
+    def _p(self, style: str | None = None, *, page_break: bool = False) -> Any:
+        p = self._append(self._body.makeelement(_P))
+        if style or page_break:
+            ppr = SubElement(p, _PPR)
+            if style:
+                SubElement(ppr, _PSTYLE).set(_VAL, style)
+            if page_break:
+                SubElement(ppr, _PAGE_BREAK)
         return p
 
-    def heading(self, text: str, level: int = 1) -> Any:
+    def para(self, text: str = "", style: str | None = None, **run: Any) -> Any:
+        """A paragraph (style by id, only if the document has it) with one run of `text`."""
+        p = self._p(style if style and style in self.styles else None)
+        if text:
+            add_run(p, text, **run)
+        return p
+
+    def heading(self, text: str, level: int = 1, *, page_break: bool = False) -> Any:
         sid = f"Heading{level}"
         if sid in self.styles:
-            return self.para(one_line(text), sid)
-        p = self.doc.add_paragraph()
-        run = p.add_run(one_line(text))
-        run.bold = True
-        run.font.size = Pt(12 if level == 1 else 11)
+            p = self._p(sid, page_break=page_break)
+            if text := one_line(text):
+                add_run(p, text)
+            return p
+        p = self._p(page_break=page_break)
+        add_run(p, one_line(text), bold=True, size=24 if level == 1 else 22)
         return p
 
     def bullet(self, text: str) -> Any:
@@ -63,9 +168,9 @@ class Writer:
         return self.para(f"・{text}")
 
     def label(self, label: str, value: str) -> Any:
-        p = self.doc.add_paragraph()
-        p.add_run(f"{label}: ").bold = True
-        p.add_run(value)
+        p = self._p()
+        add_run(p, f"{label}: ", bold=True)
+        add_run(p, value)
         return p
 
     def field(self, field: OutputField, value: Any, level: int = 1) -> None:
@@ -75,46 +180,65 @@ class Writer:
             text = clean_text(as_text(value)).strip()
             paras = [p.strip("\n") for p in re.split(r"\n[ \t\u3000]*\n", text) if p.strip()]
             for para in paras or [EMPTY]:
-                self.doc.add_paragraph(para)  # single newlines become line breaks
+                self.para(para)  # single newlines become line breaks
         elif field.kind == "list":
             items = as_items(value)
             if not items:
-                self.doc.add_paragraph(EMPTY)
+                self.para(EMPTY)
             for item in items:
                 self.bullet(item)
         else:
             cols = field.columns or []
             rows = as_rows(value, [c.name for c in cols])
             if not rows:
-                self.doc.add_paragraph(EMPTY)
+                self.para(EMPTY)
                 return
             self.table([one_line(c.title) for c in cols], rows)
 
     def table(self, header: list[str], rows: list[list[str]]) -> Any:
-        table = self.doc.add_table(rows=1 + len(rows), cols=len(header))
+        """A fixed-width table: the header row bold and repeated on every page."""
+        widths = column_widths(header, rows, self.width)
+        tbl = self._append(self._body.makeelement(_TBL))
+        pr = SubElement(tbl, _TBLPR)
         if "TableGrid" in self.styles:
-            table.style = self.doc.styles["Table Grid"]
-        else:
-            _borders(table)
-        head = table.rows[0]
-        _repeat_header(head)
-        for cell, title in zip(head.cells, header, strict=True):
-            cell.paragraphs[0].add_run(title).bold = True
-        for row, texts in zip(table.rows[1:], rows, strict=True):
-            for cell, text in zip(row.cells, texts, strict=True):
-                cell.text = text
-        set_widths(table, column_widths(header, rows, text_width(self.doc)))
-        return table
+            SubElement(pr, _TBLSTYLE).set(_VAL, "TableGrid")
+        tbl_w = SubElement(pr, _TBLW)
+        tbl_w.set(_TYPE, "dxa")
+        tbl_w.set(_W, str(sum(widths)))
+        SubElement(pr, _TBLLAYOUT).set(_TYPE, "fixed")
+        look = SubElement(pr, _TBLLOOK)
+        for name, value in _LOOK:
+            look.set(qn(f"w:{name}"), value)
+        if "TableGrid" not in self.styles:
+            _borders(pr)
+        grid = SubElement(tbl, _GRID)
+        for w in widths:
+            SubElement(grid, _GRIDCOL).set(_W, str(w))
+        for i, texts in enumerate([header, *rows]):
+            tr = SubElement(tbl, _TR)
+            if i == 0:
+                # Repeat the column titles on every page when a table breaks across pages.
+                SubElement(SubElement(tr, _TRPR), _TBLHEADER).set(_VAL, "true")
+            for text, w in zip(texts, widths, strict=True):
+                tc = SubElement(tr, _TC)
+                tc_w = SubElement(SubElement(tc, _TCPR), _TCW)
+                tc_w.set(_TYPE, "dxa")
+                tc_w.set(_W, str(w))
+                p = SubElement(tc, _P)
+                if i == 0:
+                    add_run(p, text, bold=True)
+                else:
+                    add_run(p, text)
+        return tbl
 
     def notes(self, notes: ReviewNotes, unshown: Sequence[tuple[OutputField, Any]] = ()) -> None:
         """The final 確認用メモ page: provenance, warnings, what a form did not show, the rules."""
         # Page break before the heading (not an empty paragraph holding a break): the page starts
         # with its heading, and Word's 「改ページ前」 keeps it there when someone edits above.
-        self.heading(NOTES_HEADING).paragraph_format.page_break_before = True
-        p = self.para("この頁は確認用です。提出・送付の前に削除してください。")
-        p.runs[0].font.color.rgb = RED
+        self.heading(NOTES_HEADING, page_break=True)
+        self.para("この頁は確認用です。提出・送付の前に削除してください。", colour=RED_HEX)
         if notes.offline:
-            self.para(OFFLINE_NOTICE).runs[0].bold = True
+            self.para(OFFLINE_NOTICE, bold=True)
         for label, value in (*notes.provenance, *notes.warnings):
             self.label(label, value)
         if unshown:
@@ -141,6 +265,10 @@ def notes_text(notes: ReviewNotes) -> str:
     return "\n".join(lines)
 
 
+def style_ids(doc: Any) -> set[str]:
+    return {s.get(qn("w:styleId")) for s in doc.styles.element.findall(qn("w:style"))}
+
+
 def text_width(doc: Any) -> int:
     """Twips between the margins of the last section (where new content goes)."""
     s = doc.sections[-1]
@@ -151,38 +279,12 @@ def text_width(doc: Any) -> int:
     return max(Length(width).twips, 1440)
 
 
-def set_widths(table: Any, widths: list[int]) -> None:
-    """Fixed column widths (twips) in the grid, the table and every cell, as Word expects."""
-    table.autofit = False
-    tbl_pr = table._tbl.tblPr
-    tbl_w = tbl_pr.find(qn("w:tblW"))
-    if tbl_w is None:
-        tbl_w = OxmlElement("w:tblW")
-        tbl_pr.append(tbl_w)
-    tbl_w.set(qn("w:w"), str(sum(widths)))
-    tbl_w.set(qn("w:type"), "dxa")
-    for col, w in zip(table.columns, widths, strict=True):
-        col.width = Twips(w)
-    for row in table.rows:
-        for cell, w in zip(row.cells, widths, strict=True):
-            cell.width = Twips(w)
-
-
-def _repeat_header(row: Any) -> None:
-    # Repeat the column titles on every page when a table breaks across pages.
-    trpr = row._tr.get_or_add_trPr()
-    el = OxmlElement("w:tblHeader")
-    el.set(qn("w:val"), "true")
-    trpr.append(el)
-
-
-def _borders(table: Any) -> None:
-    borders = OxmlElement("w:tblBorders")
+def _borders(tbl_pr: Any) -> None:
+    """Single borders on every edge, for a form that lacks the 表 (格子) style."""
+    borders = SubElement(tbl_pr, qn("w:tblBorders"))
     for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        el = OxmlElement(f"w:{side}")
+        el = SubElement(borders, qn(f"w:{side}"))
         el.set(qn("w:val"), "single")
         el.set(qn("w:sz"), "4")
         el.set(qn("w:space"), "0")
         el.set(qn("w:color"), "auto")
-        borders.append(el)
-    table._tbl.tblPr.append(borders)

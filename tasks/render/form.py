@@ -169,8 +169,8 @@ def render_form(path: Path, spec: PromptSpec, output: dict[str, Any], meta: Draf
             add_banner(header, banner)
     shown, _ = _tags(path, source)
     unshown = [(f, output.get(f.name)) for f in spec.output if f.name not in shown]
-    Writer(doc).notes(notes, unshown)
-    _core_properties(doc, draft_title(spec, output, meta), meta)
+    Writer.of(doc).notes(notes, unshown)
+    _core_properties(doc.core_properties, draft_title(spec, output, meta), meta)
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
