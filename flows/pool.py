@@ -46,6 +46,10 @@ PREPARE = 0  # before the model call: on the endpoint's critical path
 FINISH = 1  # after it: rendering and writing the draft
 
 _STEP_MODULES = [pypdf.__name__, extract.__name__, render.__name__, publish.__name__]
+# The module of the jobs the batch hands out (flows.document.prepare / render_output), named
+# because it imports this one: a worker unpickling its first job imported it (SQLAlchemy and the
+# store with it, ~0.35 s of CPU) in every worker, again after each worker's replacement.
+_JOB_MODULE = "flows.document"
 # Named, not imported: importing it loads GiNZA, which only the forkserver should do.
 _GUARD_PRELOAD = "tasks.guard_preload"
 
@@ -54,7 +58,7 @@ def process_context(*, preload_model: bool = False) -> BaseContext:
     """The process's forkserver context, its preload decided here: the parsers and the renderer,
     and GiNZA (`preload_model`) when a batch's workers will run the NER guard. Whichever caller
     creates the context first decides; a worker whose server lacks the model loads its own."""
-    processes.configure(_STEP_MODULES + ([_GUARD_PRELOAD] if preload_model else []))
+    processes.configure(_STEP_MODULES + [_JOB_MODULE] + ([_GUARD_PRELOAD] if preload_model else []))
     return processes.process_context()
 
 
