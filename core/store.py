@@ -423,10 +423,14 @@ class Store:
     @staticmethod
     def _finish_in(s: Session, document_id: int, **values: Any) -> None:
         """The claim released and the outcome set, inside the caller's transaction."""
+        # synchronize_session=False here and in the other per-document updates: each session
+        # lives for one transaction and loads no Document objects, so there is nothing to keep
+        # in step, and the ORM's search for them was a fifth of a drafted document's store CPU.
         s.execute(
             update(Document)
             .where(Document.id == document_id)
             .values(claimed_by=None, lease_until=None, updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
         )
 
     def mark_drafted(
@@ -469,6 +473,7 @@ class Store:
                 update(Document)
                 .where(Document.id == document_id)
                 .values(archive_path=str(archive_path))
+                .execution_options(synchronize_session=False)
             )
 
     def mark_quarantined(self, document_id: int, *, reason: str, detail: str, path: Path) -> None:
@@ -577,7 +582,10 @@ class Store:
             )
             if draft_stem is not None:
                 s.execute(
-                    update(Document).where(Document.id == document_id).values(draft_stem=draft_stem)
+                    update(Document)
+                    .where(Document.id == document_id)
+                    .values(draft_stem=draft_stem)
+                    .execution_options(synchronize_session=False)
                 )
 
     def drafted_documents(self, spec_id: str | None = None) -> list[Document]:
