@@ -50,6 +50,57 @@ def test_docx_keeps_document_order_tables_textboxes_and_header_footer(tmp_path: 
     ]
 
 
+def test_docx_headers_of_every_section_once_each(tmp_path: Path) -> None:
+    """The headers and footers each section defines, first-page ones included; a section linked
+    to the previous one adds nothing, and a line repeated across sections is kept once."""
+    import docx
+
+    doc = docx.Document()
+    doc.add_paragraph("第一節の本文")
+    first = doc.sections[0]
+    first.different_first_page_header_footer = True
+    first.first_page_header.paragraphs[0].text = "表紙のヘッダー"
+    first.header.paragraphs[0].text = "社外秘 営業部"
+    first.footer.paragraphs[0].text = "東邦化成工業株式会社"
+    doc.add_section()  # linked to the first: its header is the first's
+    doc.add_paragraph("第二節の本文")
+    third = doc.add_section()
+    doc.add_paragraph("第三節の本文")
+    third.header.is_linked_to_previous = False
+    third.header.paragraphs[0].text = "別紙 見積明細"
+    third.footer.is_linked_to_previous = False
+    third.footer.paragraphs[0].text = "東邦化成工業株式会社"  # the same line again
+    path = tmp_path / "複数セクション.docx"
+    doc.save(path)
+
+    lines = extract_text(path, LIMITS).text.split("\n")
+
+    assert lines == [
+        "表紙のヘッダー",
+        "社外秘 営業部",
+        "別紙 見積明細",
+        "第一節の本文",
+        "第二節の本文",
+        "第三節の本文",
+        "東邦化成工業株式会社",
+    ]
+
+
+def test_docx_reads_only_the_parts_with_text(tmp_path: Path) -> None:
+    """A broken styles part does not matter (python-docx refused such a file when it parsed
+    every part); a broken body does, as corrupt."""
+    path = make_docx(tmp_path / "a.docx", ["本文です。"])
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    for name, broken in (("word/styles.xml", "styles.docx"), ("word/document.xml", "body.docx")):
+        data = {**members, name: b"<w:styles"}
+        with zipfile.ZipFile(tmp_path / broken, "w", zipfile.ZIP_DEFLATED) as z:
+            for n, b in data.items():
+                z.writestr(n, b)
+    assert extract_text(tmp_path / "styles.docx", LIMITS).text == "本文です。"
+    assert refused(tmp_path / "body.docx").kind is RefusalKind.CORRUPT
+
+
 def test_docx_uppercase_suffix_is_accepted(tmp_path: Path) -> None:
     path = make_docx(tmp_path / "報告書.DOCX", ["本文"])
     assert extract_text(path, LIMITS).text == "本文"

@@ -81,14 +81,14 @@ def test_too_large(tmp_path: Path) -> None:
 def test_unexpected_parser_error_becomes_corrupt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import docx
+    from tasks.extract import docx
 
     path = make_docx(tmp_path / "a.docx", ["本文"])
 
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("parser bug")
 
-    monkeypatch.setattr(docx, "Document", explode)
+    monkeypatch.setattr(docx, "_block_lines", explode)
     refusal = refused(path)
     assert refusal.kind is RefusalKind.CORRUPT
     assert "RuntimeError" in refusal.detail
