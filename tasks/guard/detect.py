@@ -42,11 +42,11 @@ def detect(text: str, settings: Settings) -> tuple[list[Span], list[str], int]:
     ner_chars = 0
     nlp = ner.load() if settings.guard.ner else None
     if nlp is not None:
-        choice = ner.NerChoice(settings.guard.ner_max_chars)
-        for base, doc in ner.tokenize(nlp, text):  # one dictionary pass feeds both detectors
-            sudachi_names(base, doc, spans, found.persons)
-            found.add(text, tagged_names(base, doc), spans)
-            choice.offer(base, doc)
+        choice = ner.NerChoice(settings.guard.ner_max_chars, nlp.vocab)
+        for base, piece in ner.tokenize(nlp, text):  # one dictionary pass feeds both detectors
+            sudachi_names(base, piece, spans, found.persons)
+            found.add(text, tagged_names(base, piece), spans)
+            choice.offer(base, piece)
         chosen, ner_chars, cut = choice.chosen(covered(len(text), spans, found.occurrences(text)))
         ner_persons, ner_companies = ner_names(ner.run_ner(nlp, chosen))
         found.persons |= ner_persons

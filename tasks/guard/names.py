@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from tasks.guard.piece import text_of, tokens_of
+from tasks.guard.piece import Piece
 from tasks.guard.spans import Span
 
 if TYPE_CHECKING:
@@ -209,10 +209,10 @@ def field_names(text: str) -> set[str]:
     return names
 
 
-def sudachi_names(base: int, doc: Doc, spans: list[Span], lexicon: set[str]) -> None:
+def sudachi_names(base: int, piece: Piece, spans: list[Span], lexicon: set[str]) -> None:
     """Names from the dictionary's 人名 tags and from words before honorifics / titles."""
-    toks = tokens_of(doc)
-    text = text_of(doc)
+    toks = piece.tokens
+    text = piece.text
     i = 0
     while i < len(toks):
         if "人名" not in toks[i].tag_:

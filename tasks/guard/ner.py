@@ -25,11 +25,12 @@ from tasks.guard.names import (
     TITLE_WORDS,
 )
 from tasks.guard.ner_decode import Decoder, label
-from tasks.guard.piece import text_of, tokens_of
+from tasks.guard.piece import Piece, Tok
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc, Token
+    from spacy.tokens import Doc
+    from spacy.vocab import Vocab
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def warm_up() -> None:
     """Load GiNZA and run it once, so its first real document does not pay for either."""
     model = load()
     if model is not None:
-        run_ner(model, [tokenize_one(model, "担当：山田様")])
+        run_ner(model, [tokenize_one(model, "担当：山田様").doc(model.vocab)])
 
 
 def pieces(text: str, size: int = 400) -> Iterator[tuple[int, str]]:
@@ -109,9 +110,10 @@ def pieces(text: str, size: int = 400) -> Iterator[tuple[int, str]]:
 _TAGS: dict[int, str] = {}  # Sudachi part-of-speech id -> spaCy's tag string
 
 
-def _tokens(nlp: Language, text: str) -> Doc:
-    """The Doc spaCy's Japanese tokenizer makes, with only what the guard and NER read: words,
-    spaces and tags (tok2vec embeds ORTH and SHAPE and the static vectors by ORTH).
+def _tokens(nlp: Language, text: str) -> Piece:
+    """The tokens spaCy's Japanese tokenizer makes, with only what the guard and NER read: words,
+    spaces and tags (tok2vec embeds ORTH and SHAPE and the static vectors by ORTH), as a Piece;
+    a spaCy Doc is made only for the windows NER reads (Piece.doc).
 
     spaCy's tokenizer also takes every word's split-mode A and B parts, lemma, norm, reading,
     inflection and a bigram part-of-speech: three quarters of its cost, and read by nothing
@@ -119,11 +121,10 @@ def _tokens(nlp: Language, text: str) -> Doc:
     空白 merged, spaces aligned by spaCy's own get_dtokens_and_spaces);
     tests/tasks/test_ner_decode.py checks they equal spaCy's on the labelled sets."""
     from spacy.lang.ja import DetailedToken, get_dtokens_and_spaces
-    from spacy.tokens import Doc
 
     sudachi = getattr(nlp.tokenizer, "tokenizer", None)
     if sudachi is None:  # not GiNZA's Japanese tokenizer: take it as it is
-        return nlp.tokenizer(text)
+        return Piece.of(nlp.tokenizer(text))
     found: list[DetailedToken] = []
     for m in sudachi.tokenize(text):
         surface = m.surface()
@@ -143,15 +144,15 @@ def _tokens(nlp: Language, text: str) -> Doc:
             continue
         found.append(DetailedToken(surface, tag, "", "", "", None, None))
     dtokens, spaces = get_dtokens_and_spaces(found, text)
-    return Doc(
-        nlp.vocab,
-        words=[d.surface for d in dtokens],
-        spaces=spaces,
-        tags=[d.tag for d in dtokens],
-    )
+    toks: list[Tok] = []
+    idx = 0
+    for d, space in zip(dtokens, spaces, strict=True):
+        toks.append(Tok(d.surface, d.tag, idx, " " if space else ""))
+        idx += len(d.surface) + space
+    return Piece(text, tuple(toks))
 
 
-def tokenize(nlp: Language, text: str) -> Iterator[tuple[int, Doc]]:
+def tokenize(nlp: Language, text: str) -> Iterator[tuple[int, Piece]]:
     """(offset, Sudachi-tokenized piece), one at a time: a 300-page PDF's tokens held all at
     once cost ~200 MB, and each piece is needed only by the two passes it feeds right away."""
     for offset, piece in pieces(text):
@@ -160,13 +161,13 @@ def tokenize(nlp: Language, text: str) -> Iterator[tuple[int, Doc]]:
         yield offset, doc
 
 
-def tokenize_one(nlp: Language, text: str) -> Doc:
+def tokenize_one(nlp: Language, text: str) -> Piece:
     """A short text through the dictionary alone (a word's parts), under the tokenizer's lock."""
     with _RUN_LOCK:
         return _tokens(nlp, text)
 
 
-def _worth_ner(doc: Doc) -> bool:
+def _worth_ner(piece: Piece) -> bool:
     """Whether a piece may hold a name only the NER model would find.
 
     A piece with no name cue, no proper noun in the dictionary, no katakana full name and no
@@ -175,12 +176,12 @@ def _worth_ner(doc: Doc) -> bool:
     set (tests/tasks/test_guard_corpus.py), the samples and the bench corpus it loses no name the
     model found; what it drops were false labels (包装資材 as a person, Aライン as a company).
     """
-    text = text_of(doc)
+    text = piece.text
     return bool(
         NAME_CUE.search(text)
         or KATAKANA_FULL_NAME.search(text)
         or LATIN_CAPS.search(text)
-        or any("固有名詞" in t.tag_ for t in tokens_of(doc))
+        or any("固有名詞" in t.tag_ for t in piece.tokens)
     )
 
 
@@ -196,7 +197,7 @@ _CUE_TOKENS = HONORIFIC | TITLE_WORDS
 _NO, _ALWAYS, _ONCE = 0, 1, 2
 
 
-def _candidate(tok: Token, nxt: str) -> int:
+def _candidate(tok: Tok, nxt: str) -> int:
     """Whether the model should read around a noun no cheap detector labelled: _ALWAYS for a
     proper noun (places apart), Latin capitals (model numbers apart) or the word before an
     honorific or a title; _ONCE for a katakana common noun (foreign names and brands the
@@ -225,7 +226,12 @@ def _candidate(tok: Token, nxt: str) -> int:
 
 
 def windows(
-    base: int, doc: Doc, covered: bytearray, read_once: set[str] | None = None
+    base: int,
+    piece: Piece,
+    covered: bytearray,
+    read_once: set[str] | None = None,
+    *,
+    vocab: Vocab,
 ) -> list[Doc]:
     """The parts of a piece the model must read: WINDOW tokens around every candidate a cheap
     detector has not already masked (`covered`: 1 for each character of the text inside a span
@@ -234,7 +240,7 @@ def windows(
     already read in this document (see `_candidate`); new ones are added."""
     read_once = set() if read_once is None else read_once
     spans: list[list[int]] = []
-    toks = tokens_of(doc)
+    toks = piece.tokens
     for i, tok in enumerate(toks):
         start = base + tok.idx
         kind = _candidate(tok, toks[i + 1].text if i + 1 < len(toks) else "")
@@ -249,9 +255,7 @@ def windows(
             spans[-1][1] = hi
         else:
             spans.append([lo, hi])
-    if len(spans) == 1 and spans[0] == [0, len(doc)]:
-        return [doc]
-    return [doc[lo:hi].as_doc() for lo, hi in spans]
+    return [piece.doc(vocab, lo, hi) for lo, hi in spans]
 
 
 class NerChoice:
@@ -267,32 +271,33 @@ class NerChoice:
     _HOLD = 4
     _HOLD_MIN = 20_000
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, vocab: Vocab) -> None:
         self.budget = budget
+        self._vocab = vocab
         self._seen: set[str] = set()
-        self._cue: list[tuple[int, Doc]] = []
-        self._rest: list[tuple[int, Doc]] = []
+        self._cue: list[tuple[int, Piece]] = []
+        self._rest: list[tuple[int, Piece]] = []
         self._held = 0
         self._dropped = False  # a piece worth reading could not be held
 
-    def offer(self, base: int, doc: Doc) -> None:
-        key = text_of(doc).strip()
-        if key in self._seen or not re.search(r"[一-龥ァ-ヴ]", key) or not _worth_ner(doc):
+    def offer(self, base: int, piece: Piece) -> None:
+        key = piece.text.strip()
+        if key in self._seen or not re.search(r"[一-龥ァ-ヴ]", key) or not _worth_ner(piece):
             return
         self._seen.add(key)
         if self._held + len(key) > max(self._HOLD * self.budget, self._HOLD_MIN):
             self._dropped = True
             return
         self._held += len(key)
-        (self._cue if NAME_CUE.search(key) else self._rest).append((base, doc))
+        (self._cue if NAME_CUE.search(key) else self._rest).append((base, piece))
 
     def chosen(self, covered: bytearray) -> tuple[list[Doc], int, bool]:
         """(parts, characters) to read after the last offer, and whether any was left out."""
         docs: list[Doc] = []
         used = 0
         read_once: set[str] = set()
-        for base, doc in self._cue + self._rest:
-            for part in windows(base, doc, covered, read_once):
+        for base, piece in self._cue + self._rest:
+            for part in windows(base, piece, covered, read_once, vocab=self._vocab):
                 size = len(part.text.strip())
                 if used + size > self.budget:
                     return docs, used, True

@@ -2,7 +2,7 @@
 
 The dictionary knows far more proper nouns than the NER model labels well: 日本航空, 王子製紙,
 キングレコード, JR九州, AIRDO, BMW are each one token tagged 名詞-固有名詞-一般, and persons carry
-人名 (姓 / 名 / 一般). Tokens are first joined into units: proper nouns written together
+人名 (姓 / 名 / 一般). Toks are first joined into units: proper nouns written together
 (日本 + ソフトバンク, スタジオ + ジブリ), katakana and Latin parts joined by ・ ＝ - or a space
 (モティラル・ネルー, ジョン・F・ケネディ, Steve Jobs), a trade ending after a proper noun
 (海爾 + 集団, 吉利 + 汽車), the rest of a given name the dictionary cut (伊藤 穣 一, 内田 百 閒).
@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from tasks.guard import ner
 from tasks.guard.names import (
@@ -28,11 +27,8 @@ from tasks.guard.names import (
     NOT_NAMES,
     TITLE_WORDS,
 )
-from tasks.guard.piece import text_of, tokens_of
+from tasks.guard.piece import Piece, Tok
 from tasks.guard.spans import Span
-
-if TYPE_CHECKING:
-    from spacy.tokens import Doc, Token
 
 # Trade-name endings: a unit ending so (or a proper noun followed by one) is a company.
 TRADE_ENDINGS = (
@@ -63,32 +59,32 @@ _JOINERS = {"・", "＝", "=", "-", "‐", "･"}
 class Unit:
     start: int  # offset in the piece
     end: int
-    tokens: list[Token]
+    tokens: tuple[Tok, ...]
     text: str  # the piece's text[start:end]
 
 
-def _proper(tok: Token) -> bool:
+def _proper(tok: Tok) -> bool:
     return "固有名詞" in tok.tag_
 
 
-def _person_tag(tok: Token) -> bool:
+def _person_tag(tok: Tok) -> bool:
     return "人名" in tok.tag_
 
 
-def _place(tok: Token) -> bool:
+def _place(tok: Tok) -> bool:
     return "地名" in tok.tag_
 
 
-def _script(tok: Token) -> bool:
+def _script(tok: Tok) -> bool:
     """Written in katakana or Latin letters: the scripts foreign names and brands use."""
     return bool(_KATAKANA.match(tok.text) or _LATIN.match(tok.text))
 
 
-def _noun(tok: Token) -> bool:
+def _noun(tok: Tok) -> bool:
     return tok.tag_.startswith(("名詞", "接頭辞")) and "数詞" not in tok.tag_
 
 
-def _joins(a: Token, b: Token) -> bool:
+def _joins(a: Tok, b: Tok) -> bool:
     """Whether b, written right after a, continues the same name."""
     if a.whitespace_ or not _noun(b):
         return False
@@ -102,7 +98,7 @@ def _joins(a: Token, b: Token) -> bool:
     return _script(other) or bool(_ENDING_TOKEN.match(other.text))  # スタジオ + ジブリ
 
 
-def _joined_by_mark(toks: list[Token], j: int) -> bool:
+def _joined_by_mark(toks: tuple[Tok, ...], j: int) -> bool:
     """toks[j] ・ toks[j+2]: katakana or Latin parts of one name (ジョン・F・ケネディ)."""
     if j + 2 >= len(toks) or toks[j + 1].text not in _JOINERS:
         return False
@@ -114,7 +110,7 @@ def _joined_by_mark(toks: list[Token], j: int) -> bool:
     )
 
 
-def _latin_pair(a: Token, b: Token) -> bool:
+def _latin_pair(a: Tok, b: Tok) -> bool:
     """Steve Jobs, Samsung Electronics: capitalised Latin words with one space between."""
     return (
         a.whitespace_ == " "
@@ -127,7 +123,7 @@ def _latin_pair(a: Token, b: Token) -> bool:
     )
 
 
-def _ordinal_company(toks: list[Token], i: int) -> int | None:
+def _ordinal_company(toks: tuple[Tok, ...], i: int) -> int | None:
     """第一汽車, 第二電電, 第一国立銀行: 第 + a numeral + nouns up to a trade ending or a proper
     noun; the index of the last token, or None."""
     if toks[i].text != "第" or i + 2 >= len(toks) or "数詞" not in toks[i + 1].tag_:
@@ -140,10 +136,10 @@ def _ordinal_company(toks: list[Token], i: int) -> int | None:
     return None
 
 
-def units(doc: Doc) -> Iterator[Unit]:
+def units(piece: Piece) -> Iterator[Unit]:
     """Maximal runs of tokens that together write one name."""
-    toks = tokens_of(doc)
-    text = text_of(doc)
+    toks = piece.tokens
+    text = piece.text
     i = 0
     while i < len(toks):
         last = _ordinal_company(toks, i)
@@ -171,7 +167,7 @@ def units(doc: Doc) -> Iterator[Unit]:
         i = j + 1
 
 
-def _given_name_rest(toks: list[Token], i: int, j: int) -> int:
+def _given_name_rest(toks: tuple[Tok, ...], i: int, j: int) -> int:
     """伊藤/姓 穣/名 一, 内田/姓 百 閒: a surname the dictionary follows with one or two stray
     kanji right before a particle is a full name it cut; take them along."""
     if not any(_person_tag(t) for t in toks[i : j + 1]) or not _KANJI_ONLY.match(toks[j].text):
@@ -242,7 +238,7 @@ def classify(unit: Unit) -> str | None:
     return None
 
 
-def _one_character_name(toks: list[Token], k: int) -> bool:
+def _one_character_name(toks: tuple[Tok, ...], k: int) -> bool:
     """彩は, 隆と聡は, 堀は: a one-character 人名 standing alone as a subject or in a list."""
     tok = toks[k]
     if len(tok.text) != 1 or not _person_tag(tok):
@@ -268,16 +264,16 @@ def _part_number(text: str, unit: Unit) -> bool:
     ) or any(c.isdigit() for c in unit.text)
 
 
-def tagged_names(base: int, doc: Doc) -> Iterator[Span]:
+def tagged_names(base: int, piece: Piece) -> Iterator[Span]:
     """Spans (offsets in the whole text) of the names the tags show in one piece."""
-    text = text_of(doc)
-    for unit in units(doc):
+    text = piece.text
+    for unit in units(piece):
         if _part_number(text, unit):
             continue
         category = classify(unit)
         if category is not None and unit.end - unit.start >= 2:
             yield Span(base + unit.start, base + unit.end, category)
-    toks = list(doc)
+    toks = piece.tokens
     for k in range(len(toks)):
         if _one_character_name(toks, k):
             yield Span(base + toks[k].idx, base + toks[k].idx + 1, "person")

@@ -60,7 +60,7 @@ def test_same_entities_as_spacy_on_whole_pieces(decoder: Decoder, pieces: list) 
 
 def test_same_entities_on_the_windows_the_guard_reads(decoder: Decoder, pieces: list) -> None:
     nothing_covered = bytearray(100_000)
-    windows = [w for p in pieces for w in ner.windows(0, p, nothing_covered)]
+    windows = [w for p in pieces for w in ner.windows(0, p, nothing_covered, vocab=nlp.vocab)]
     assert len(windows) > len(pieces) / 2
     for i in range(0, len(windows), 37):  # the guard's calls: a few dozen windows at once
         batch = windows[i : i + 37]
@@ -68,14 +68,16 @@ def test_same_entities_on_the_windows_the_guard_reads(decoder: Decoder, pieces: 
 
 
 def test_run_ner_labels_through_the_decoder_and_marks_persons(decoder: Decoder) -> None:
-    (doc,) = ner.run_ner(nlp, [ner.tokenize_one(nlp, "本日はカルロス・ゴーン氏と面談した。")])
+    (doc,) = ner.run_ner(
+        nlp, [ner.tokenize_one(nlp, "本日はカルロス・ゴーン氏と面談した。").doc(nlp.vocab)]
+    )
     assert any(e.label_ == "Person" and "ゴーン" in e.text for e in doc.ents)
 
 
 def test_preset_entities_are_left_to_spacy(decoder: Decoder) -> None:
     from spacy.tokens import Span
 
-    doc = ner.tokenize_one(nlp, "山田太郎さんが来社した。")
+    doc = ner.tokenize_one(nlp, "山田太郎さんが来社した。").doc(nlp.vocab)
     doc.ents = [Span(doc, 0, 1, label="Person")]
     (tagged,) = [nlp.get_pipe("tok2vec")(doc)]
     assert decoder.decode([tagged]) is None
@@ -94,4 +96,8 @@ def test_lean_tokens_are_spacys_tokens() -> None:
         return [(t.text, t.tag_, t.whitespace_, t.idx, t.is_space) for t in doc]
 
     for text in texts:
-        assert key(ner._tokens(nlp, text)) == key(nlp.tokenizer(text)), text
+        piece = ner._tokens(nlp, text)
+        assert key(piece) == key(nlp.tokenizer(text)), text
+        assert piece.text == text == "".join(t.text + t.whitespace_ for t in piece)
+        # and the Doc made for the model holds the same tokens
+        assert key(piece.doc(nlp.vocab)) == key(nlp.tokenizer(text)), text
