@@ -241,10 +241,16 @@ class ChatClient:
         att.sent_at = self.limiter.acquire()
         try:
             self.breaker.check()  # it may have opened while we waited for a slot
-            completion = self._client.chat.completions.create(
-                model=att.run.model,
-                messages=messages,
-                **att.kwargs,  # type: ignore[arg-type]
+            # chat.completions.create without its parameter transform: create() walks the
+            # messages and the schema through every TypedDict of its signature to apply
+            # aliases and formats, none of which plain strings and a JSON schema have (1.6 of
+            # the client's 3.4 ms of CPU a call here). `post` is the client's documented way
+            # to send a body as it is: the same path, auth, errors and ChatCompletion.
+            completion = self._client.post(
+                "/chat/completions",
+                cast_to=ChatCompletion,
+                body={"model": att.run.model, "messages": messages, **att.kwargs},
+                options={"security": {"bearer_auth": True}},
             )
         except openai.OpenAIError as e:
             handler = _handler_for(e)
