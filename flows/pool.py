@@ -30,12 +30,9 @@ from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
-import pypdf
-
 from core import processes
 from core.errors import Refusal
 from core.models import RefusalKind
-from tasks import extract, guard, publish, render
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +42,9 @@ _JOBS_PER_WORKER = 1000
 PREPARE = 0  # before the model call: on the endpoint's critical path
 FINISH = 1  # after it: rendering and writing the draft
 
-_STEP_MODULES = [pypdf.__name__, extract.__name__, render.__name__, publish.__name__]
+# Named, not imported: `teichaku run` starts the server first thing, so that it loads all this
+# (and GiNZA) on the other core while this process is still importing and reading its settings.
+_STEP_MODULES = ["pypdf", "tasks.extract", "tasks.render", "tasks.publish"]
 # The module of the jobs the batch hands out (flows.document.prepare / render_output), named
 # because it imports this one: a worker unpickling its first job imported it (SQLAlchemy and the
 # store with it, ~0.35 s of CPU) in every worker, again after each worker's replacement.
@@ -89,6 +88,8 @@ def start_server(settings: Any) -> None:
 def _init_worker(settings: Any) -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     if _uses_ner(settings):
+        from tasks import guard  # preloaded by the server: already imported here
+
         guard.warm_up()
 
 
