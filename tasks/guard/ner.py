@@ -118,14 +118,12 @@ def _tokens(nlp: Language, text: str) -> Piece:
     spaCy's tokenizer also takes every word's split-mode A and B parts, lemma, norm, reading,
     inflection and a bigram part-of-speech: three quarters of its cost, and read by nothing
     here. Words, tags and spaces are built by the same rules (empty surfaces dropped, runs of
-    空白 merged, spaces aligned by spaCy's own get_dtokens_and_spaces);
+    空白 merged, spaces aligned as spaCy's get_dtokens_and_spaces aligns them: `_aligned`);
     tests/tasks/test_ner_decode.py checks they equal spaCy's on the labelled sets."""
-    from spacy.lang.ja import DetailedToken, get_dtokens_and_spaces
-
     sudachi = getattr(nlp.tokenizer, "tokenizer", None)
     if sudachi is None:  # not GiNZA's Japanese tokenizer: take it as it is
         return Piece.of(nlp.tokenizer(text))
-    found: list[DetailedToken] = []
+    found: list[tuple[str, str]] = []  # (surface, tag)
     for m in sudachi.tokenize(text):
         surface = m.surface()
         if not surface:
@@ -136,19 +134,42 @@ def _tokens(nlp: Language, text: str) -> Piece:
             tag = _TAGS[pos_id] = "-".join(x for x in m.part_of_speech()[:4] if x != "*")
         if (
             found
-            and tag == "空白"
+            and tag == _GAP
             and surface.isspace()
-            and found[-1].tag == "空白"
-            and found[-1].surface.isspace()
+            and found[-1][1] == _GAP
+            and found[-1][0].isspace()
         ):
             continue
-        found.append(DetailedToken(surface, tag, "", "", "", None, None))
-    dtokens, spaces = get_dtokens_and_spaces(found, text)
+        found.append((surface, tag))
+    return _aligned(text, found)
+
+
+_GAP = "空白"
+
+
+def _aligned(text: str, found: list[tuple[str, str]]) -> Piece:
+    """spaCy's get_dtokens_and_spaces (spacy/lang/ja), building the Piece directly: whitespace
+    between words becomes one 空白 token, a single ASCII space after a word that word's trailing
+    space, and the tokens' texts and spaces write `text` exactly."""
+    if not found:
+        return Piece(text, ())
+    if all(word.isspace() for word, _ in found):
+        return Piece(text, (Tok(text, _GAP, 0, ""),))
     toks: list[Tok] = []
-    idx = 0
-    for d, space in zip(dtokens, spaces, strict=True):
-        toks.append(Tok(d.surface, d.tag, idx, " " if space else ""))
-        idx += len(d.surface) + space
+    pos, n = 0, len(found)
+    for i, (word, tag) in enumerate(found):
+        if word.isspace():
+            continue
+        start = text.find(word, pos)
+        if start < 0:  # spaCy raises the same (E194): the dictionary's words are not the text's
+            raise ValueError(f"words do not match the text: {text!r}")
+        if start > pos:
+            toks.append(Tok(text[pos:start], _GAP, pos, ""))
+        space = i + 1 < n and found[i + 1][0] == " "
+        toks.append(Tok(word, tag, start, " " if space else ""))
+        pos = start + len(word) + space
+    if pos < len(text):
+        toks.append(Tok(text[pos:], _GAP, pos, ""))
     return Piece(text, tuple(toks))
 
 
