@@ -58,7 +58,10 @@ class AdaptiveLimiter:
     def release(self) -> None:
         with self._cond:
             self._in_flight -= 1
-            self._cond.notify_all()
+            # One slot freed, one waiter woken: notify_all woke every document thread waiting
+            # (dozens in a backlog) to find the slot taken and sleep again, on every answer.
+            # A woken thread that cannot send (a pause) waits on with its timeout, as before.
+            self._cond.notify()
 
     def on_success(self) -> None:
         with self._cond:
