@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -156,9 +157,16 @@ def sha256_file(path: Path) -> str:
 def _file_owner(path: Path) -> str | None:
     """The file's owner on the share, when the OS tells (used by KPIs; no per-person view by default)."""
     try:
-        return pwd.getpwuid(os.stat(path).st_uid).pw_name
+        return _user_name(os.stat(path).st_uid)
     except (KeyError, OSError):
         return None
+
+
+@lru_cache(maxsize=256)
+def _user_name(uid: int) -> str:
+    # getpwuid reads the user database (/etc/passwd, or the directory service) on every call;
+    # a batch asks for the same few owners hundreds of times.
+    return pwd.getpwuid(uid).pw_name
 
 
 def process_document(found: DiscoveredFile, ctx: BatchContext) -> DocumentOutcome:
