@@ -34,36 +34,20 @@ RED = RGBColor(0xC0, 0x00, 0x00)
 RED_HEX = str(RED)  # "C00000", as w:color writes it
 
 
+def _w(*names: str) -> tuple[str, ...]:
+    return tuple(qn(f"w:{n}") for n in names)
+
+
 # Element names, resolved once: python-docx's generic child insertion (which searches every
 # possible successor tag of an element to place a child) was ~60% of a draft's rendering CPU, so
-# the Writer builds its paragraphs, runs and tables with lxml directly, in schema order. The
-# XML is the same python-docx writes, byte for byte (tests/tasks/test_render.py compares them).
-_P, _PPR, _PSTYLE, _PAGE_BREAK = qn("w:p"), qn("w:pPr"), qn("w:pStyle"), qn("w:pageBreakBefore")
-_R, _RPR, _T, _B, _COLOR, _SZ = (
-    qn("w:r"),
-    qn("w:rPr"),
-    qn("w:t"),
-    qn("w:b"),
-    qn("w:color"),
-    qn("w:sz"),
-)
-_BR, _TAB, _VAL, _SECT = qn("w:br"), qn("w:tab"), qn("w:val"), qn("w:sectPr")
-_TBL, _TBLPR, _TBLSTYLE, _TBLW, _TBLLAYOUT, _TBLLOOK = (
-    qn("w:tbl"),
-    qn("w:tblPr"),
-    qn("w:tblStyle"),
-    qn("w:tblW"),
-    qn("w:tblLayout"),
-    qn("w:tblLook"),
-)
-_GRID, _GRIDCOL, _TR, _TRPR, _TBLHEADER = (
-    qn("w:tblGrid"),
-    qn("w:gridCol"),
-    qn("w:tr"),
-    qn("w:trPr"),
-    qn("w:tblHeader"),
-)
-_TC, _TCPR, _TCW, _W, _TYPE = qn("w:tc"), qn("w:tcPr"), qn("w:tcW"), qn("w:w"), qn("w:type")
+# the Writer builds its paragraphs, runs and tables with lxml directly, in schema order: the XML
+# python-docx writes, byte for byte (tests/tasks/test_render_blocks.py compares them).
+_P, _PPR, _PSTYLE, _PAGE_BREAK = _w("p", "pPr", "pStyle", "pageBreakBefore")
+_R, _RPR, _T, _B, _COLOR, _SZ, _BR, _TAB = _w("r", "rPr", "t", "b", "color", "sz", "br", "tab")
+_TBL, _TBLPR, _TBLSTYLE, _TBLW = _w("tbl", "tblPr", "tblStyle", "tblW")
+_TBLLAYOUT, _TBLLOOK, _GRID, _GRIDCOL = _w("tblLayout", "tblLook", "tblGrid", "gridCol")
+_TR, _TRPR, _TBLHEADER, _TC, _TCPR, _TCW = _w("tr", "trPr", "tblHeader", "tc", "tcPr", "tcW")
+_VAL, _W, _TYPE, _SECT = _w("val", "w", "type", "sectPr")
 _SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _LOOK = (
     ("firstColumn", "1"),

@@ -7,40 +7,23 @@ from __future__ import annotations
 import copy
 import io
 import zipfile
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from core.models import DraftMeta
 from core.specs import BUILTIN_SPEC_DIR, PromptSpec, load_spec_file
 from tasks.render.blocks import Writer
 from tasks.render.form import _sample_output
 from tasks.render.house import _core_properties, _template, _title, add_banner, render_docx
 from tasks.render.text import draft_title, header_text, review_notes
 from tests.support.docx_reference import ReferenceWriter
+from tests.tasks.test_render_form import meta_for
 
 SPECS = [load_spec_file(p, BUILTIN_SPEC_DIR) for p in sorted(BUILTIN_SPEC_DIR.glob("*/*.yaml"))]
 # Leading and trailing spaces (xml:space), tabs, CR, LF and CRLF, blank-line paragraphs,
 # empty items and cells: every branch of a run's text.
 AWKWARD = "  先頭の空白\tタブ\n改行\r\nCRLF\n\n二段落目 \u3000"
-
-
-def meta_for(spec: PromptSpec, **kw) -> DraftMeta:
-    raw = {
-        "source_name": "2026-11-20_定例会議 議事録.docx",
-        "spec_id": spec.id,
-        "spec_version": spec.version,
-        "spec_title": spec.title,
-        "department_name": spec.department_name,
-        "engine": "openai",
-        "model": "gpt-test",
-        "created_at": datetime(2026, 11, 20, 9, 5, tzinfo=ZoneInfo("Asia/Tokyo")),
-        "offline": False,
-    }
-    return DraftMeta(**{**raw, **kw})
 
 
 def awkward_output(spec: PromptSpec) -> dict:
@@ -89,7 +72,7 @@ def bare_form():
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
 @pytest.mark.parametrize("base", ["house", "bare form"])
 def test_writer_writes_what_python_docx_writes(spec, base):
-    meta = meta_for(spec, engine="offline", offline=True)
+    meta = meta_for(spec)  # offline: the notes' offline notice too
     for i, out in enumerate(outputs(spec)):
         bodies = []
         for writer_for in (Writer.of, ReferenceWriter):
@@ -108,7 +91,7 @@ def test_writer_writes_what_python_docx_writes(spec, base):
 def test_house_draft_is_the_package_python_docx_saves(spec):
     """Every member, in the same order, byte for byte: the template's parts are reused as bytes,
     only the body, the banner and the core properties are made per draft."""
-    meta = meta_for(spec)
+    meta = meta_for(spec, engine="openai", model="gpt-test", offline=False)
     for out in outputs(spec):
         fast = render_docx(spec, out, meta)
         doc = copy.deepcopy(_template())
