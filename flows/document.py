@@ -4,8 +4,8 @@
 flows/intake.py) call it on plain threads, which keeps orchestration overhead off the hot path.
 
 The document's thread stays in this process and waits on the network; the CPU-heavy halves on
-either side of the model call (`prepare`: extract + guard, `render_output`: render) run in the
-batch's worker processes (flows/pool.py) when it has them, as the same plain functions.
+either side of the model call (flows/cpu_jobs.py: `prepare`, extract + guard; `render_output`,
+render) run in the batch's worker processes (flows/pool.py) when it has them.
 
 Crash safety comes from the order: the draft is written atomically, then recorded, then the
 original is archived. A run killed anywhere in between redoes at most the unrecorded part, and
@@ -35,18 +35,18 @@ from core.models import (
     ExtractedDocument,
     GenerationResult,
     RefusalKind,
-    RenderedDraft,
 )
 from core.settings import Settings, check_store_location
 from core.specs import LoadedSpec, PromptSpec
 from core.store import Store, worker_identity
 from core.workspace import SpecFolders, folders_for
+from flows.cpu_jobs import prepare, render_output
 from flows.pool import FINISH, PREPARE, CpuPool, start_server, worker_count
 from tasks.extract import READ_IN_CHILD, SUPPORTED_SUFFIXES, extract_text
-from tasks.guard import GuardResult, guard_text, restore, route_engine
+from tasks.guard import GuardResult, restore, route_engine
 from tasks.notify import Notifier, drafted_event, quarantined_event
 from tasks.publish import archive_original, quarantine_file, safe_stem, unique_stem, write_draft
-from tasks.render import render_draft, source_heading
+from tasks.render import source_heading
 
 T = TypeVar("T")
 
@@ -95,8 +95,8 @@ def open_batch(
 
     `warm` starts loading GiNZA and the PDF reader in the background, so every consumer (batch,
     watcher) has them ready before its first document instead of inside it."""
-    # Here: the workers import this module for prepare/render_output and never build an engine (the
-    # offline engine's patterns: 0.1-0.3 s, python -X importtime).
+    # Here, not at the top: the engine's modules (the offline engine's patterns: 0.1-0.3 s,
+    # python -X importtime) are imported by a batch only.
     from tasks.generate import build_engine
 
     check_store_location(settings)  # before SQLite is opened on a share it would corrupt
@@ -444,23 +444,3 @@ def _announce_quarantine(
         quarantined_event(spec, key, quarantine_rel=rel, real_name=found.name_nfc, reason=reason,
                           settings=ctx.settings)
     )  # fmt: skip
-
-
-def prepare(
-    read_path: Path,
-    spec: PromptSpec,
-    settings: Settings,
-    file_name: str,
-    extracted: ExtractedDocument | None = None,
-) -> tuple[ExtractedDocument, GuardResult]:
-    """Read (unless already read) and guard one document: what must happen before the model."""
-    if extracted is None:
-        extracted = extract_text(read_path, settings.intake)
-    return extracted, guard_text(extracted.text, spec, settings, file_name=file_name)
-
-
-def render_output(
-    spec: PromptSpec, output: dict[str, Any], meta: DraftMeta, stem: str
-) -> RenderedDraft:
-    """Render the draft (.docx and .md): the CPU half after the model call. The caller writes it."""
-    return render_draft(spec, output, meta, stem=stem)

@@ -44,11 +44,13 @@ FINISH = 1  # after it: rendering and writing the draft
 
 # Named, not imported: `teichaku run` starts the server first thing, so that it loads all this
 # (and GiNZA) on the other core while this process is still importing and reading its settings.
-_STEP_MODULES = ["pypdf", "tasks.extract", "tasks.render", "tasks.publish"]
-# The module of the jobs the batch hands out (flows.document.prepare / render_output), named
-# because it imports this one: a worker unpickling its first job imported it (SQLAlchemy and the
-# store with it, ~0.35 s of CPU) in every worker, again after each worker's replacement.
-_JOB_MODULE = "flows.document"
+_STEP_MODULES = ["pypdf", "tasks.extract", "tasks.render"]
+# The module of the jobs the batch hands out (prepare / render_output), named because the
+# document flow imports this one: preloaded, a worker does not import it on its first job (every
+# worker did, again after each replacement). It brings only the steps; the document flow itself
+# (SQLAlchemy and the store, ~0.35 s of CPU) stays out of the server, which forks the first
+# worker that much sooner.
+_JOB_MODULE = "flows.cpu_jobs"
 # Named, not imported: importing it loads GiNZA, which only the forkserver should do.
 _GUARD_PRELOAD = "tasks.guard_preload"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import flows.document as pipeline
+import flows.cpu_jobs as jobs
 from core.settings import load_settings
 from core.specs import load_specs
 from core.workspace import folders_for, init_workspace
@@ -50,13 +50,13 @@ def test_file_moved_away_mid_processing_is_released_not_lost(
     path = write_samples(SPEC, inbox)[0]
     [found] = discover(inboxes(ctx), ctx.settings.workspace)
     elsewhere = inbox.parent / "持ち出し.docx"
-    real_extract = pipeline.extract_text
+    real_extract = jobs.extract_text
 
     def owner_moves_it_first(p, limits):  # a person drags the file out while it is being read
         path.rename(elsewhere)
         return real_extract(p, limits)
 
-    monkeypatch.setattr(pipeline, "extract_text", owner_moves_it_first)
+    monkeypatch.setattr(jobs, "extract_text", owner_moves_it_first)
     outcome = process_document(found, ctx)
     assert outcome.status == "skipped"
     assert elsewhere.exists()
