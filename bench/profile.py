@@ -76,6 +76,10 @@ _WAITS = (
     "Condition.wait (",
     "Event.wait (",
     "select (selectors.py",
+    "_PollLikeSelector.select (",  # the executor's manager thread waiting for a result
+    "EpollSelector.select (",  # the server waiting for a fork request
+    "Queue.get (multiprocessing/queues.py",  # a worker waiting for its next job
+    "SemLock.__enter__ (",
     "SyncStream.read (",
     "main (multiprocessing/forkserver.py",
     "read_signed (multiprocessing/forkserver.py",

@@ -44,7 +44,7 @@ FINISH = 1  # after it: rendering and writing the draft
 
 # Named, not imported: `teichaku run` starts the server first thing, so that it loads all this
 # (and GiNZA) on the other core while this process is still importing and reading its settings.
-_STEP_MODULES = ["pypdf", "tasks.extract", "tasks.render"]
+_STEP_MODULES = ["pypdf", "tasks.extract", "tasks.render.house", "tasks.render.form"]
 # The module of the jobs the batch hands out (prepare / render_output), named because the
 # document flow imports this one: preloaded, a worker does not import it on its first job (every
 # worker did, again after each replacement). It brings only the steps; the document flow itself

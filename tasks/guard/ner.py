@@ -14,8 +14,6 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from threadpoolctl import threadpool_limits
-
 from tasks.guard.names import (
     COMMON_LATIN,
     HONORIFIC,
@@ -24,13 +22,14 @@ from tasks.guard.names import (
     NAME_CUE,
     TITLE_WORDS,
 )
-from tasks.guard.ner_decode import Decoder, label
 from tasks.guard.piece import Piece, Tok
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
     from spacy.vocab import Vocab
+
+    from tasks.guard.ner_decode import Decoder
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +49,14 @@ def load() -> Language | None:
             if _NLP is None and not _NLP_FAILED:
                 started = time.monotonic()
                 try:
-                    # spaCy and thinc: ~0.8 s to import, paid by the first document guarded only.
+                    # spaCy and thinc: ~0.8 s to import, paid by the first document guarded only
+                    # (in a batch: by the worker server); numpy with the decoder, ~0.13 s, which
+                    # a batch's main process, guarding nothing, no longer imports.
                     import spacy
                     from thinc.api import use_ops
+                    from threadpoolctl import threadpool_limits
+
+                    from tasks.guard.ner_decode import Decoder
 
                     # thinc's default matrix product (blis) runs ~3x slower here than numpy's
                     # OpenBLAS, and tok2vec is mostly matrix products; the models keep the ops
@@ -331,6 +335,8 @@ def run_ner(nlp: Language, chosen: list[Doc]) -> list[Doc]:
     """The chosen pieces with GiNZA's entities set: tok2vec by spaCy, the entity decisions by
     tasks.guard.ner_decode (the same entities at a twelfth of the parser's cost), spaCy's
     parser when the decoder declines."""
+    from tasks.guard.ner_decode import Decoder, label
+
     decoder = _DECODER if nlp is _NLP else Decoder.build(nlp)
     with _RUN_LOCK:
         if decoder is not None:

@@ -16,8 +16,6 @@ from typing import Any
 
 from core.models import DraftMeta, RenderedDraft
 from core.specs import PromptSpec
-from tasks.render.form import render_form
-from tasks.render.house import render_docx
 from tasks.render.markdown import render_markdown
 from tasks.render.text import (
     BANNER,
@@ -57,6 +55,11 @@ def render_draft(
 ) -> RenderedDraft:
     """Render both draft files in memory. Raises ConfigError when the spec's template or form is
     broken (a spec bug for the DX office, not a reason to quarantine the document)."""
+    # python-docx and docxtpl (~0.13 s): imported by the processes that render (the worker
+    # server preloads them), not by every importer of the text helpers (a batch's main process).
+    from tasks.render.form import render_form
+    from tasks.render.house import render_docx
+
     output = output or {}
     form = spec.form_path
     return RenderedDraft(
@@ -66,3 +69,16 @@ def render_draft(
         if form
         else render_docx(spec, output, meta),
     )
+
+
+def __getattr__(name: str) -> Any:
+    # render_docx / render_form, by name: imported on first use, like render_draft does.
+    if name == "render_docx":
+        from tasks.render.house import render_docx
+
+        return render_docx
+    if name == "render_form":
+        from tasks.render.form import render_form
+
+        return render_form
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
