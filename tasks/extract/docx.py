@@ -123,7 +123,7 @@ def _header_footer_lines(
 ) -> tuple[list[str], list[str]]:
     """Lines of the headers and footers each section defines (a kind a section does not define is
     linked to the previous section's, so it adds nothing), each line once."""
-    targets = _targets(z)
+    targets = _targets(z, parse)
     sections = document.xpath("./w:body/w:p/w:pPr/w:sectPr | ./w:body/w:sectPr", namespaces=_NS)
     headers: list[str] = []
     footers: list[str] = []
@@ -143,14 +143,12 @@ def _header_footer_lines(
     return headers, footers
 
 
-def _targets(z: zipfile.ZipFile) -> dict[str, str]:
+def _targets(z: zipfile.ZipFile, parse: Any) -> dict[str, str]:
     """The main part's relationships: id -> member name."""
-    from lxml import etree
-
     if _MAIN_RELS not in z.namelist():
         return {}
     found: dict[str, str] = {}
-    for rel in etree.fromstring(z.read(_MAIN_RELS), _parser()).iter(_RELATIONSHIP):
+    for rel in parse(z.read(_MAIN_RELS)).iter(_RELATIONSHIP):
         target = rel.get("Target") or ""
         if rel.get("TargetMode") == "External":
             continue

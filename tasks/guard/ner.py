@@ -180,10 +180,10 @@ def _aligned(text: str, found: list[tuple[str, str]]) -> Piece:
 def tokenize(nlp: Language, text: str) -> Iterator[tuple[int, Piece]]:
     """(offset, Sudachi-tokenized piece), one at a time: a 300-page PDF's tokens held all at
     once cost ~200 MB, and each piece is needed only by the two passes it feeds right away."""
-    for offset, piece in pieces(text):
+    for offset, part in pieces(text):
         with _RUN_LOCK:
-            doc = _tokens(nlp, piece)
-        yield offset, doc
+            piece = _tokens(nlp, part)
+        yield offset, piece
 
 
 def tokenize_one(nlp: Language, text: str) -> Piece:

@@ -42,9 +42,7 @@ __all__ = [
     "document_key",
     "draft_title",
     "format_time",
-    "render_docx",
     "render_draft",
-    "render_form",
     "render_markdown",
     "source_heading",
 ]
@@ -69,16 +67,3 @@ def render_draft(
         if form
         else render_docx(spec, output, meta),
     )
-
-
-def __getattr__(name: str) -> Any:
-    # render_docx / render_form, by name: imported on first use, like render_draft does.
-    if name == "render_docx":
-        from tasks.render.house import render_docx
-
-        return render_docx
-    if name == "render_form":
-        from tasks.render.form import render_form
-
-        return render_form
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

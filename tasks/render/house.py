@@ -20,6 +20,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.coreprops import CoreProperties
+from docx.opc.oxml import serialize_part_xml
 from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt, RGBColor, Twips
@@ -345,7 +346,7 @@ def render_docx(spec: PromptSpec, output: dict[str, Any], meta: DraftMeta) -> by
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for name, data in package.members:
             el = fresh.get(name)
-            z.writestr(name, data if el is None else _xml(el))
+            z.writestr(name, data if el is None else serialize_part_xml(el))
     return buf.getvalue()
 
 
@@ -365,11 +366,6 @@ def _render_with_comment(spec: PromptSpec, output: dict[str, Any], meta: DraftMe
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
-
-
-def _xml(el: Any) -> bytes:
-    # What python-docx writes for a part (docx.opc.oxml.serialize_part_xml).
-    return etree.tostring(el, encoding="UTF-8", standalone=True)
 
 
 __all__ = ["A4_HEIGHT", "A4_WIDTH", "BANNER", "EAST_ASIAN_FONT", "FONT_STACK", "render_docx"]
